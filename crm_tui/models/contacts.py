@@ -1,0 +1,138 @@
+"""Contacts, number sequences, groups and lost reasons."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Index, text
+from sqlmodel import Field, SQLModel
+
+from crm_tui.models.base import money_column, utc_column, utcnow, version_column
+
+CONTACT_STATUSES = ("inbox", "prospect", "customer", "archived", "closed")
+CONTACT_KINDS = ("person", "company")
+
+_contact_version = version_column()
+
+
+class Contact(SQLModel, table=True):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('inbox','prospect','customer','archived','closed')", name="ck_contacts_status"
+        ),
+        CheckConstraint("kind IN ('person','company')", name="ck_contacts_kind"),
+        Index("ix_contacts_name_id", "name", "id"),
+        Index("ix_contacts_status_name", "status", "name", "id"),
+        Index("ix_contacts_company_id", "company", "id"),
+        Index("ix_contacts_city_id", "city", "id"),
+        Index("ix_contacts_assigned_user", "assigned_user_id", "name"),
+        Index("ix_contacts_assigned_team", "assigned_team_id", "name"),
+        Index("ix_contacts_next_due", "next_activity_due"),
+        Index("ix_contacts_phone_digits", "phone_digits"),
+        Index("ix_contacts_email", "email"),
+        Index(
+            "ux_contacts_customer_number",
+            "customer_number",
+            unique=True,
+            sqlite_where=text("customer_number IS NOT NULL"),
+            postgresql_where=text("customer_number IS NOT NULL"),
+        ),
+    )
+    __mapper_args__ = {"version_id_col": _contact_version}
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(default="person", max_length=10)
+    name: str = Field(max_length=200)
+    """Last name for a person, the company name for a company."""
+    first_name: str = Field(default="", max_length=100)
+    company: str = Field(default="", max_length=200)
+    email: str = Field(default="", max_length=254)
+    phone: str = Field(default="", max_length=50)
+    mobile: str = Field(default="", max_length=50)
+    phone_digits: str = Field(default="", max_length=50)
+    """Digits of phone and mobile, for search and duplicate checks."""
+    street: str = Field(default="", max_length=200)
+    postal_code: str = Field(default="", max_length=20)
+    city: str = Field(default="", max_length=100)
+    region: str = Field(default="", max_length=100)
+    """State or region (Bundesland, województwo)."""
+    country: str = Field(default="", max_length=100, index=True)
+    source: str = Field(default="", max_length=100, index=True)
+    description: str = Field(default="")
+    expected_revenue: Decimal | None = Field(default=None, sa_column=money_column("expected_revenue"))
+    currency: str = Field(default="EUR", max_length=3)
+    contacted_on: date | None = Field(default=None, index=True)
+    status: str = Field(default="prospect", max_length=16)
+    customer_number: str | None = Field(default=None, max_length=50)
+    assigned_user_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    assigned_team_id: int | None = Field(default=None, foreign_key="teams.id", ondelete="SET NULL")
+    """Neither user nor team: assigned to everybody."""
+    created_by_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    locked_by_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    locked_until: datetime | None = Field(default=None, sa_column=utc_column("locked_until"))
+    lost_reason_id: int | None = Field(default=None, foreign_key="lost_reasons.id")
+    close_note: str = Field(default="")
+    next_activity_due: date | None = Field(default=None)
+    """Earliest due date of the open, unpaused activities: the activity state in one column."""
+    search_key: str = Field(default="")
+    """Folded words for the full-text index ("Müller" -> "muller mueller")."""
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=utc_column("created_at", False, index=True)
+    )
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column("updated_at", False))
+    version: int | None = Field(default=None, sa_column=_contact_version)
+
+
+_sequence_version = version_column()
+
+
+class NumberSequence(SQLModel, table=True):
+    """Customer numbers such as K-2026-00042: prefix (may hold {year}), padding, next value."""
+
+    __tablename__ = "number_sequences"
+    __mapper_args__ = {"version_id_col": _sequence_version}
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    prefix: str = Field(default="", max_length=50)
+    padding: int = Field(default=5)
+    next_value: int = Field(default=1)
+    version: int | None = Field(default=None, sa_column=_sequence_version)
+
+
+_group_version = version_column()
+
+
+class ContactGroup(SQLModel, table=True):
+    """A static group (members listed) or a dynamic one (a stored filter query)."""
+
+    __tablename__ = "contact_groups"
+    __table_args__ = (CheckConstraint("kind IN ('static','dynamic')", name="ck_groups_kind"),)
+    __mapper_args__ = {"version_id_col": _group_version}
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    number: str = Field(default="", max_length=50)
+    kind: str = Field(default="static", max_length=10)
+    query: str = Field(default="")
+    assigned_user_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_by_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column("created_at", False))
+    version: int | None = Field(default=None, sa_column=_group_version)
+
+
+class GroupMember(SQLModel, table=True):
+    __tablename__ = "group_members"
+
+    group_id: int = Field(foreign_key="contact_groups.id", primary_key=True, ondelete="CASCADE")
+    contact_id: int = Field(foreign_key="contacts.id", primary_key=True, index=True, ondelete="CASCADE")
+
+
+class LostReason(SQLModel, table=True):
+    __tablename__ = "lost_reasons"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    active: bool = Field(default=True)

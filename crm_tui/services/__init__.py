@@ -1,0 +1,1 @@
+"""Every business rule, as plain functions over a session. No Textual imports here."""

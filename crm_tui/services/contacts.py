@@ -1,0 +1,459 @@
+"""Contacts: create, edit, look up and list, with their validation and history.
+
+Values come in as a dict of domain field names (the same names as the CLI options, the form
+fields and the JSON keys) and go out as plain dataclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, or_
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from crm_tui import clock
+from crm_tui.config import Settings, get_settings
+from crm_tui.models import CONTACT_KINDS, CONTACT_STATUSES, Contact, Team, User
+from crm_tui.services import history, validation
+from crm_tui.services.dates import add_months, parse_optional_date
+from crm_tui.services.errors import ConflictError, FieldConflict, NotFound, ValidationError
+from crm_tui.services.folding import digits, search_key
+from crm_tui.services.identity import Actor
+from crm_tui.services.permissions import check_contact_edit, lock_holder
+from crm_tui.services.query import Filter
+from crm_tui.services.search import contact_conditions
+from crm_tui.services.states import state_of_due
+
+EDITABLE_FIELDS = (
+    "kind", "name", "first_name", "company", "email", "phone", "mobile", "street", "postal_code",
+    "city", "region", "country", "source", "description", "expected_revenue", "currency",
+    "contacted_on", "status", "customer_number", "assigned_to",
+)
+SORTS = {
+    "name": (Contact.name,),
+    "company": (Contact.company,),
+    "city": (Contact.city,),
+    "status": (Contact.status, Contact.name),
+    "created": (Contact.created_at,),
+    "number": (Contact.customer_number,),
+    "due": (Contact.next_activity_due,),
+}
+_TEXT_LIMITS = {
+    "name": 200, "first_name": 100, "company": 200, "street": 200, "city": 100, "region": 100,
+    "country": 100, "source": 100, "customer_number": 50,
+}
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    """One line of the contact list."""
+
+    id: int
+    kind: str
+    name: str
+    first_name: str
+    company: str
+    status: str
+    city: str
+    phone: str
+    email: str
+    assigned_to: str | None
+    """Login of the assignee, `team:NAME` for a team, None for everybody."""
+    state: str
+    customer_number: str | None
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.name}, {self.first_name}" if self.first_name else self.name
+
+
+@dataclass(frozen=True)
+class ContactDetail:
+    id: int
+    kind: str
+    name: str
+    first_name: str
+    company: str
+    email: str
+    phone: str
+    mobile: str
+    street: str
+    postal_code: str
+    city: str
+    region: str
+    country: str
+    source: str
+    description: str
+    expected_revenue: Decimal | None
+    currency: str
+    contacted_on: date | None
+    status: str
+    customer_number: str | None
+    assigned_to: str | None
+    assigned_user: str | None
+    assigned_team: str | None
+    state: str
+    next_activity_due: date | None
+    locked_by: str | None
+    locked_until: datetime | None
+    lost_reason: str | None
+    close_note: str
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.name}, {self.first_name}" if self.first_name else self.name
+
+    def form_values(self) -> dict[str, object]:
+        """The editable fields, as a form or `edit` starts from."""
+        return {name: getattr(self, name) for name in EDITABLE_FIELDS}
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+_Assignee = aliased(User)
+_Team = aliased(Team)
+
+
+def _assigned_label(login: str | None, team: str | None) -> str | None:
+    if login:
+        return login
+    if team:
+        return f"team:{team}"
+    return None
+
+
+def list_contacts(
+    session: Session,
+    actor: Actor,
+    filt: Filter | None = None,
+    *,
+    sort: str = "name",
+    descending: bool = False,
+    offset: int = 0,
+    limit: int = 60,
+) -> list[ContactRow]:
+    """One window of the filtered, sorted list (never the whole table)."""
+    filt = filt or Filter()
+    if sort not in SORTS:
+        raise ValidationError("sort", f"{sort!r} is not one of {', '.join(SORTS)}")
+    order = [col(c).desc() if descending else col(c).asc() for c in SORTS[sort]]
+    order.append(col(Contact.id).desc() if descending else col(Contact.id).asc())
+    statement = (
+        select(
+            Contact.id, Contact.kind, Contact.name, Contact.first_name, Contact.company,
+            Contact.status, Contact.city, Contact.phone, Contact.email, _Assignee.login,
+            _Team.name, Contact.next_activity_due, Contact.customer_number,
+        )
+        .outerjoin(_Assignee, col(_Assignee.id) == col(Contact.assigned_user_id))
+        .outerjoin(_Team, col(_Team.id) == col(Contact.assigned_team_id))
+        .where(*contact_conditions(session, actor, filt))
+        .order_by(*order)
+        .offset(max(offset, 0))
+        .limit(max(limit, 0))
+    )
+    today = actor.today()
+    return [
+        ContactRow(
+            id=r[0], kind=r[1], name=r[2], first_name=r[3], company=r[4], status=r[5], city=r[6],
+            phone=r[7], email=r[8], assigned_to=_assigned_label(r[9], r[10]),
+            state=state_of_due(r[11], today).value, customer_number=r[12],
+        )
+        for r in session.exec(statement).all()
+    ]
+
+
+def count_contacts(session: Session, actor: Actor, filt: Filter | None = None) -> int:
+    statement = select(func.count()).select_from(Contact).where(
+        *contact_conditions(session, actor, filt or Filter())
+    )
+    return session.exec(statement).one()
+
+
+def _login(session: Session, user_id: int | None) -> str | None:
+    if user_id is None:
+        return None
+    return session.exec(select(User.login).where(User.id == user_id)).first()
+
+
+def _team_name(session: Session, team_id: int | None) -> str | None:
+    if team_id is None:
+        return None
+    return session.exec(select(Team.name).where(Team.id == team_id)).first()
+
+
+def load_contact(session: Session, contact_id: int) -> Contact:
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound("contact", contact_id)
+    return contact
+
+
+def get_contact(session: Session, actor: Actor, contact_id: int) -> ContactDetail:
+    return detail_of(session, actor, load_contact(session, contact_id))
+
+
+def detail_of(session: Session, actor: Actor, contact: Contact) -> ContactDetail:
+    from crm_tui.models import LostReason
+
+    login = _login(session, contact.assigned_user_id)
+    team = _team_name(session, contact.assigned_team_id)
+    holder = lock_holder(contact)
+    reason = session.get(LostReason, contact.lost_reason_id) if contact.lost_reason_id else None
+    return ContactDetail(
+        id=contact.id, kind=contact.kind, name=contact.name, first_name=contact.first_name,
+        company=contact.company, email=contact.email, phone=contact.phone, mobile=contact.mobile,
+        street=contact.street, postal_code=contact.postal_code, city=contact.city,
+        region=contact.region, country=contact.country, source=contact.source,
+        description=contact.description, expected_revenue=contact.expected_revenue,
+        currency=contact.currency, contacted_on=contact.contacted_on, status=contact.status,
+        customer_number=contact.customer_number, assigned_to=_assigned_label(login, team),
+        assigned_user=login, assigned_team=team,
+        state=state_of_due(contact.next_activity_due, actor.today()).value,
+        next_activity_due=contact.next_activity_due,
+        locked_by=_login(session, holder) if holder else None,
+        locked_until=contact.locked_until if holder else None,
+        lost_reason=reason.name if reason else None, close_note=contact.close_note,
+        created_by=_login(session, contact.created_by_id), created_at=contact.created_at,
+        updated_at=contact.updated_at, version=contact.version or 1,
+    )
+
+
+# -- validating ------------------------------------------------------------------------------
+
+
+def resolve_assignee(session: Session, value: object) -> tuple[int | None, int | None]:
+    """`login`, `team:NAME` or empty/`everybody` -> (user id, team id)."""
+    text = ("" if value is None else str(value)).strip()
+    if not text or text.lower() in ("everybody", "all", "none", "-"):
+        return None, None
+    if text.lower().startswith("team:"):
+        name = text[5:].strip()
+        team_id = session.exec(select(Team.id).where(col(Team.name).ilike(name))).first()
+        if team_id is None:
+            raise ValidationError("assigned_to", f"no team named {name!r}")
+        return None, team_id
+    user = session.exec(select(User).where(User.login == text)).first()
+    if user is None:
+        team_id = session.exec(select(Team.id).where(col(Team.name).ilike(text))).first()
+        if team_id is not None:
+            return None, team_id
+        raise ValidationError("assigned_to", f"no user with login {text!r} (or team; write team:NAME)")
+    if not user.active:
+        raise ValidationError("assigned_to", f"user {text!r} is deactivated")
+    return user.id, None
+
+
+def clean_values(
+    session: Session, actor: Actor, raw: Mapping[str, object], settings: Settings
+) -> dict[str, object]:
+    """Validate the given fields (only those present) into column values."""
+    unknown = set(raw) - set(EDITABLE_FIELDS)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ValidationError(name, "is not a contact field")
+    out: dict[str, object] = {}
+    for name, value in raw.items():
+        if name in _TEXT_LIMITS:
+            out[name] = validation.clean_text(value, name, _TEXT_LIMITS[name], required=name == "name")
+        elif name == "description":
+            out[name] = validation.clean_text(value, name, 20_000)
+        elif name == "kind":
+            out[name] = validation.choice(str(value or "person"), CONTACT_KINDS, name)
+        elif name == "status":
+            out[name] = validation.choice(str(value or ""), CONTACT_STATUSES, name)
+        elif name == "email":
+            out[name] = validation.email(_str(value))
+        elif name in ("phone", "mobile"):
+            out[name] = validation.phone(_str(value), name)
+        elif name == "postal_code":
+            out[name] = validation.postal_code(_str(value))
+        elif name == "expected_revenue":
+            out[name] = validation.parse_money(value, name)
+        elif name == "currency":
+            out[name] = validation.currency(_str(value), settings.general.currency)
+        elif name == "contacted_on":
+            out[name] = value if isinstance(value, date) else parse_optional_date(
+                _str(value), actor.today(), name
+            )
+        elif name == "assigned_to":
+            out["assigned_user_id"], out["assigned_team_id"] = resolve_assignee(session, value)
+    if "customer_number" in out and out["customer_number"] == "":
+        out["customer_number"] = None
+    return out
+
+
+def _str(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _check_required(contact: Contact, settings: Settings) -> None:
+    values = {f: getattr(contact, f, None) for f in EDITABLE_FIELDS if hasattr(contact, f)}
+    values["assigned_to"] = (
+        contact.assigned_user_id or contact.assigned_team_id or None
+    )
+    # Seed 001 lists "assignee" as required for a prospect; "everybody" is a valid assignment,
+    # so it only fails when the field was configured and nobody at all is meant.
+    required = tuple(f for f in settings.required.for_status(contact.status) if f != "assigned_to")
+    validation.require_fields(values, required, contact.status)
+
+
+def _check_customer_number(session: Session, number: str | None, own_id: int | None) -> None:
+    if not number:
+        return
+    clash = session.exec(
+        select(Contact.id).where(Contact.customer_number == number, Contact.id != (own_id or -1))
+    ).first()
+    if clash is not None:
+        raise ValidationError("customer_number", f"{number!r} already belongs to contact {clash}")
+
+
+def refresh_derived(contact: Contact) -> None:
+    """Keep the denormalised search columns in step with the fields."""
+    contact.search_key = search_key(
+        contact.name, contact.first_name, contact.company, contact.city, contact.email,
+        contact.customer_number, phones=(contact.phone, contact.mobile),
+    )
+    contact.phone_digits = " ".join(d for d in (digits(contact.phone), digits(contact.mobile)) if d)
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def create_contact(
+    session: Session,
+    actor: Actor,
+    values: Mapping[str, object],
+    *,
+    settings: Settings | None = None,
+    auto_plan: bool | None = None,
+) -> Contact:
+    """Validate and insert a contact; a new prospect is locked to its creator."""
+    settings = settings or get_settings()
+    raw = dict(values)
+    raw.setdefault("status", "prospect")
+    raw.setdefault("kind", "person")
+    if "name" not in raw:
+        raise ValidationError("name", "is required")
+    cleaned = clean_values(session, actor, raw, settings)
+    now = clock.now()
+    contact = Contact(created_by_id=actor.id, created_at=now, updated_at=now,
+                      currency=settings.general.currency)
+    for name, value in cleaned.items():
+        setattr(contact, name, value)
+    _check_required(contact, settings)
+    _check_customer_number(session, contact.customer_number, None)
+    if contact.status == "prospect" and settings.general.lock_months > 0:
+        contact.locked_by_id = actor.id
+        contact.locked_until = _add_months_dt(now, settings.general.lock_months)
+    refresh_derived(contact)
+    session.add(contact)
+    session.flush()
+    history.record(session, actor, "create", contact_id=contact.id, subject=_subject(contact),
+                   new=contact.status)
+    if contact.locked_by_id:
+        history.record(session, actor, "lock", contact_id=contact.id, subject=_subject(contact),
+                       new=contact.locked_until)
+    if auto_plan if auto_plan is not None else settings.general.auto_plan:
+        from crm_tui.services.activities import auto_plan_for_new_contact
+
+        auto_plan_for_new_contact(session, actor, contact, settings)
+    return contact
+
+
+def _add_months_dt(moment: datetime, months: int) -> datetime:
+    day = add_months(moment.date(), months)
+    return moment.replace(year=day.year, month=day.month, day=day.day)
+
+
+def _subject(contact: Contact) -> str:
+    name = f"{contact.name}, {contact.first_name}" if contact.first_name else contact.name
+    return f"contact {contact.id} {name}"
+
+
+def update_contact(
+    session: Session,
+    actor: Actor,
+    contact_id: int,
+    values: Mapping[str, object],
+    *,
+    expected_version: int | None = None,
+    base: Mapping[str, object] | None = None,
+    settings: Settings | None = None,
+) -> Contact:
+    """Apply changed fields. `expected_version` is the version the form loaded: if somebody
+    saved since, a ConflictError lists each field with the loaded, mine and their values."""
+    settings = settings or get_settings()
+    contact = load_contact(session, contact_id)
+    check_contact_edit(actor, contact, lock_owner_login=_login(session, lock_holder(contact)) or "")
+    if "status" in values and values["status"] != contact.status:
+        raise ValidationError("status", "change the status with convert, close, archive or restore")
+    cleaned = clean_values(session, actor, values, settings)
+    if expected_version is not None and (contact.version or 1) != expected_version:
+        raise _conflict(session, actor, contact, cleaned, base or {}, values)
+    changes: dict[str, tuple[object, object]] = {}
+    for name, value in cleaned.items():
+        old = getattr(contact, name)
+        if old != value:
+            changes[name] = (old, value)
+            setattr(contact, name, value)
+    if not changes:
+        return contact
+    _check_required(contact, settings)
+    if "customer_number" in changes:
+        _check_customer_number(session, contact.customer_number, contact.id)
+    refresh_derived(contact)
+    contact.updated_at = clock.now()
+    session.add(contact)
+    session.flush()
+    labelled = {_field_label(k): _labels(session, k, v) for k, v in changes.items()}
+    history.record_changes(session, actor, labelled, contact_id=contact.id, subject=_subject(contact))
+    return contact
+
+
+def _field_label(column: str) -> str:
+    return {"assigned_user_id": "assigned_to", "assigned_team_id": "assigned_team"}.get(column, column)
+
+
+def _labels(session: Session, column: str, pair: tuple[object, object]) -> tuple[object, object]:
+    if column == "assigned_user_id":
+        return tuple(_login(session, v) for v in pair)
+    if column == "assigned_team_id":
+        return tuple(_team_name(session, v) for v in pair)
+    return pair
+
+
+def _conflict(session, actor, contact, cleaned, base, raw) -> ConflictError:
+    theirs = detail_of(session, actor, contact).form_values()
+    conflicts = []
+    for name, mine in raw.items():
+        loaded = base.get(name, theirs.get(name))
+        their_value = theirs.get(name)
+        if _same(mine, their_value):
+            continue
+        conflicts.append(FieldConflict(name, loaded, mine, their_value))
+    return ConflictError("contact", contact.id, contact.version or 1, conflicts)
+
+
+def _same(a: object, b: object) -> bool:
+    norm = lambda v: "" if v is None else str(v)  # noqa: E731
+    return norm(a) == norm(b)
+
+
+def find_by_name(session: Session, text: str, limit: int = 10) -> list[Contact]:
+    pattern = f"%{text}%"
+    return list(
+        session.exec(
+            select(Contact)
+            .where(or_(col(Contact.name).ilike(pattern), col(Contact.company).ilike(pattern)))
+            .order_by(Contact.name)
+            .limit(limit)
+        ).all()
+    )

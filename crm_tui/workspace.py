@@ -1,0 +1,87 @@
+"""A workspace: one open database, the acting user and the settings.
+
+The app, the command line and the daemon each open one; opening migrates the schema (with a
+backup), installs the default configuration into an empty database and resolves the acting user.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
+
+from crm_tui.config import Settings, get_settings
+from crm_tui.db.engine import Database, DatabaseError, open_database
+from crm_tui.db.migrate import ensure_schema
+from crm_tui.services.identity import Actor, resolve_actor
+
+T = TypeVar("T")
+
+
+@dataclass
+class Workspace:
+    db: Database
+    actor: Actor
+    settings: Settings
+    backup_path: str | None = None
+    """Set when opening migrated the schema and backed the file up first."""
+
+    def read(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in a read-only session (never takes the write lock)."""
+        try:
+            with self.db.read() as session:
+                return work(session)
+        except DBAPIError as error:
+            raise DatabaseError(f"database: {str(error.orig).splitlines()[0]}") from None
+
+    def write(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one short write transaction (retried whole if the file was busy)."""
+        try:
+            return self.db.transact(work)
+        except DBAPIError as error:
+            raise DatabaseError(f"database: {str(error.orig).splitlines()[0]}") from None
+
+    def refresh_actor(self) -> Actor:
+        from crm_tui.services.identity import actor_for
+        from crm_tui.models import User
+
+        def load(session: Session) -> Actor:
+            return actor_for(session, session.get(User, self.actor.id), self.settings)
+
+        self.actor = self.read(load)
+        return self.actor
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def open_workspace(
+    target: str | os.PathLike[str] | None,
+    login: str,
+    *,
+    settings: Settings | None = None,
+    migrate: bool = True,
+) -> Workspace:
+    from crm_tui.services.defaults import install_defaults
+
+    settings = settings or get_settings()
+    db = open_database(target)
+    try:
+        backup = ensure_schema(db) if migrate else None
+
+        def prepare(session: Session) -> Actor:
+            install_defaults(session)
+            return resolve_actor(session, login, settings)
+
+        actor = db.transact(prepare)
+    except DBAPIError as error:
+        db.dispose()
+        raise DatabaseError(f"database: {str(error.orig).splitlines()[0]}") from None
+    except BaseException:
+        db.dispose()
+        raise
+    return Workspace(db=db, actor=actor, settings=settings, backup_path=backup)
