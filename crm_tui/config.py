@@ -26,10 +26,35 @@ class ConfigError(ValueError):
     """The config file or an environment override is malformed."""
 
 
+def system_timezone() -> str:
+    """The machine's IANA zone name (TZ, /etc/timezone, /etc/localtime), else UTC."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    try:
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    except OSError:
+        pass
+    try:
+        target = os.readlink("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    for name in candidates:
+        if name and "/" in name or name == "UTC":
+            try:
+                from zoneinfo import ZoneInfo
+
+                ZoneInfo(name)
+                return name
+            except (KeyError, ValueError, OSError):
+                continue
+    return "UTC"
+
+
 @dataclass(frozen=True)
 class GeneralSettings:
-    timezone: str = "UTC"
-    """IANA zone for "today" when a user has none of their own."""
+    timezone: str = field(default_factory=system_timezone)
+    """IANA zone for "today" when a user has none of their own (default: the machine's)."""
     currency: str = "EUR"
     lock_months: int = 6
     """How long a new prospect stays locked to the rep who created it."""
@@ -171,10 +196,25 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         }
         if overrides:
             sections[name] = _apply(sections[name], name, overrides)
+    _check_zone("general.timezone", sections["general"].timezone)
+    _check_zone("followup.timezone", sections["followup"].timezone)
+    run_time = sections["followup"].run_time
+    hour, _, minute = run_time.partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise ConfigError(f"followup.run_time: {run_time!r} is not a time of day (HH:MM)")
     keymap = data.get("keymap", {})
     if not isinstance(keymap, dict) or not all(isinstance(v, str) for v in keymap.values()):
         raise ConfigError("keymap: expected `binding_id = \"keys\"` lines")
     return Settings(keymap=dict(keymap), path=found, **sections)
+
+
+def _check_zone(where: str, name: str) -> None:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError, OSError):
+        raise ConfigError(f"{where}: unknown time zone {name!r}") from None
 
 
 _cached: Settings | None = None

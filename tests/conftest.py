@@ -356,4 +356,4 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG0
     if _pg_skip_reason:
         terminalreporter.write_sep("!", "WARNING", red=True, bold=True)
         terminalreporter.write_line(_pg_skip_reason, red=True, bold=True)
-        terminalreporter.write_sep("!", "", red=True, bold=True)
+        terminalreporter.write_sep("!", "PostgreSQL tests SKIPPED", red=True, bold=True)

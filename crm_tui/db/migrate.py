@@ -10,12 +10,13 @@ import fcntl
 import logging
 import os
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from crm_tui import clock
 from crm_tui.db.engine import Database, DatabaseError
@@ -28,12 +29,19 @@ _PG_LOCK_KEY = 0x63726D74  # "crmt"
 
 
 def current_revision(db: Database) -> str | None:
-    """The revision stamped in the database, or None for an empty one."""
-    try:
-        with db.read_engine.connect() as conn:
-            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except (OperationalError, ProgrammingError):
-        return None
+    """The revision stamped in the database, or None when it has none (empty, never migrated).
+
+    Only a missing `alembic_version` table means "none": a database that cannot be reached or
+    read raises (it must not look empty, or it would be "migrated" from scratch).
+    """
+    with db.read_engine.connect() as conn:
+        if db.is_sqlite:
+            probe = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        else:
+            probe = "SELECT 1 WHERE to_regclass('alembic_version') IS NOT NULL"
+        if conn.execute(text(probe)).first() is None:
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def _has_tables(db: Database) -> bool:
@@ -50,7 +58,7 @@ def _has_tables(db: Database) -> bool:
 def alembic_config(db: Database, connection=None):
     from alembic.config import Config
 
-    config = Config()
+    config = Config(stdout=sys.stdout)  # the default is bound when alembic is first imported
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
     if connection is not None:
@@ -62,7 +70,7 @@ def script_head() -> str:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    config = Config()
+    config = Config(stdout=sys.stdout)  # the default is bound when alembic is first imported
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return ScriptDirectory.from_config(config).get_current_head()
 
@@ -116,7 +124,22 @@ def backup_sqlite(db: Database, destination: Path) -> Path:
 
 
 def ensure_schema(db: Database, *, backup: bool = True) -> str | None:
-    """Migrate to head if needed. Returns the backup path when one was made."""
+    """Migrate to head if needed. Returns the backup path when one was made.
+
+    Raises DatabaseError (a message for people) when the database cannot be read, is of a newer
+    version, or the migration failed.
+    """
+    try:
+        return _ensure_schema(db, backup)
+    except DatabaseError:
+        raise
+    except SQLAlchemyError as error:
+        raise DatabaseError(
+            f"cannot use {db.display_name} as a crm-tui database: {getattr(error, 'orig', None) or error}"
+        ) from error
+
+
+def _ensure_schema(db: Database, backup: bool) -> str | None:
     revision = current_revision(db)
     if revision == HEAD_REVISION:
         return None
@@ -126,6 +149,11 @@ def ensure_schema(db: Database, *, backup: bool = True) -> str | None:
         if revision == HEAD_REVISION:
             return None
         _refuse_unknown(revision)
+        if revision is None and db.is_sqlite and _has_tables(db):
+            # Somebody else's SQLite file: never add our tables to it.
+            raise DatabaseError(
+                f"{db.display_name} is not a crm-tui database: it has tables but no schema revision"
+            )
         if backup and db.is_sqlite and db.path is not None and _has_tables(db):
             stamp = clock.now().strftime("%Y%m%dT%H%M%S")
             backup_path = db.path.with_name(f"{db.path.name}.before-{revision or 'none'}-{stamp}.bak")
