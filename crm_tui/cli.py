@@ -7,6 +7,7 @@ in `crm_tui.commands.<group>`; its handlers import services only when they run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 
@@ -46,8 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_handler("crm_tui.commands.app:open_app", args)
     handler = getattr(args, "handler", None)
     if handler is None:
-        # A group without its verb, e.g. `crm contacts`.
-        parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "--help"])
+        # A group without its verb, e.g. `crm contacts`: show that group's help, wrong usage.
+        with contextlib.redirect_stdout(sys.stderr):
+            try:
+                parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "--help"])
+            except SystemExit:
+                pass
         return 2
     return run_handler(handler, args)
 

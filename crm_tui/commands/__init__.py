@@ -6,11 +6,38 @@ import argparse
 import importlib
 import sys
 
-from crm_tui.commands import admin, contacts, db, status
+from crm_tui.commands import (
+    activities,
+    admin,
+    board,
+    contacts,
+    db,
+    exchange,
+    groups,
+    history,
+    opps,
+    outbox,
+    pipelines,
+    remind,
+    status,
+    types,
+    users,
+)
 
 GROUPS = [
     contacts.register,
+    groups.register,
+    exchange.register,
+    opps.register,
+    board.register,
+    pipelines.register,
+    activities.register,
+    types.register,
     status.register,
+    remind.register,
+    outbox.register,
+    users.register,
+    history.register,
     db.register,
     admin.register,
 ]

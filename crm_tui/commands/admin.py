@@ -31,16 +31,22 @@ def demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         ensure_schema(db)
-        def progress(message: str) -> None:
-            if not wants_json(args):
-                print(f"  {message}", file=sys.stderr, flush=True)
+        def progress(phase: str, done: int, total: int) -> None:
+            if not wants_json(args) and sys.stderr.isatty():
+                print(f"\r  {phase}: {done:,} of {total:,}", end="", file=sys.stderr, flush=True)
         summary = generate_demo(db, args.contacts, seed=args.seed,
                                 acting_login=acting_login(getattr(args, "user", None)), progress=progress)
     finally:
         db.dispose()
     elapsed = time.monotonic() - started
+    if not wants_json(args) and sys.stderr.isatty():
+        print(file=sys.stderr)
     if wants_json(args):
         print_json({"summary": summary, "seconds": round(elapsed, 1)})
     else:
-        print(f"demo data written to {db.display_name} in {elapsed:.1f} s: {summary}")
+        print(
+            f"demo data written to {db.display_name} in {elapsed:.1f} s: {summary.contacts:,} contacts, "
+            f"{summary.opportunities:,} opportunities, {summary.activities:,} activities; "
+            f"users: {', '.join(summary.users)}"
+        )
     return 0

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 ENV_DB = "CRM_DB"
 BUSY_TIMEOUT_MS = 10_000
 WRITE_ATTEMPTS = 5
+WAL_SIZE_LIMIT = 4 * 1024 * 1024
+"""Bytes the WAL file is truncated to after a reset (about SQLite's 1000-page auto-checkpoint)."""
 
 # SQLite stores Numeric as REAL/INTEGER; amounts are quantized on the way out, so the
 # "no native Decimal" warning says nothing we have not handled.
@@ -93,6 +95,9 @@ def _sqlite_engine(url: str, *, write: bool) -> Engine:
             mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
             if str(mode).lower() != "wal":
                 cursor.execute("PRAGMA journal_mode = WAL")
+            # A long reader lets the WAL grow (nothing behind its snapshot can be checkpointed);
+            # once it has closed, the next checkpoint and WAL reset cut the file back to this.
+            cursor.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         else:
             cursor.execute("PRAGMA query_only = ON")
         cursor.close()

@@ -12,8 +12,12 @@ from crm_tui.models.base import money_column, utc_column, utcnow, version_column
 
 CONTACT_STATUSES = ("inbox", "prospect", "customer", "archived", "closed")
 CONTACT_KINDS = ("person", "company")
+DUPLICATE_KEYS = ("name_key", "company_key", "email_key", "email_domain", "phone_key", "mobile_key")
+"""Derived columns the duplicate check looks up (kept by contacts.refresh_derived)."""
 
 _contact_version = version_column()
+_EMPTY_DEFAULT = {"server_default": text("''")}
+"""Columns added after rows existed get '' in the database too (raw inserts, old rows)."""
 
 
 class Contact(SQLModel, table=True):
@@ -32,6 +36,15 @@ class Contact(SQLModel, table=True):
         Index("ix_contacts_next_due", "next_activity_due"),
         Index("ix_contacts_phone_digits", "phone_digits"),
         Index("ix_contacts_email", "email"),
+        # Duplicate check (services/duplicates.py): exact lookups on normalised keys. Partial,
+        # so the many empty keys (no mobile, no e-mail) cost nothing; queries say `<> ''`.
+        *(
+            Index(
+                f"ix_contacts_{key}", key,
+                sqlite_where=text(f"{key} <> ''"), postgresql_where=text(f"{key} <> ''"),
+            )
+            for key in DUPLICATE_KEYS
+        ),
         Index(
             "ux_contacts_customer_number",
             "customer_number",
@@ -78,6 +91,18 @@ class Contact(SQLModel, table=True):
     """Earliest due date of the open, unpaused activities: the activity state in one column."""
     search_key: str = Field(default="")
     """Folded words for the full-text index ("Müller" -> "muller mueller")."""
+    name_key: str = Field(default="", max_length=200, sa_column_kwargs=_EMPTY_DEFAULT)
+    """Duplicate check: folded name words, sorted, legal forms dropped ("anna mul" for Anna Müller)."""
+    company_key: str = Field(default="", max_length=200, sa_column_kwargs=_EMPTY_DEFAULT)
+    """The same of the company (a company's own name when its company field is empty)."""
+    email_key: str = Field(default="", max_length=254, sa_column_kwargs=_EMPTY_DEFAULT)
+    """The e-mail address in lower case."""
+    email_domain: str = Field(default="", max_length=254, sa_column_kwargs=_EMPTY_DEFAULT)
+    phone_key: str = Field(default="", max_length=50, sa_column_kwargs=_EMPTY_DEFAULT)
+    """The phone number's digits in national form ("+49 2761 1234" -> "027611234")."""
+    mobile_key: str = Field(default="", max_length=50, sa_column_kwargs=_EMPTY_DEFAULT)
+    previous_status: str = Field(default="", max_length=16, sa_column_kwargs=_EMPTY_DEFAULT)
+    """The status before archiving or closing: what `restore` returns to."""
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=utc_column("created_at", False, index=True)
     )

@@ -1,0 +1,250 @@
+"""CrmApp: the five main screens (as app modes), the global keys and the command palette.
+
+The first paint never waits for the database: the Contacts screen mounts at once, the workspace
+opens in a thread worker (creating the demo data on `crm --demo`'s first run) and arrives as a
+`WorkspaceReady` message that the screens react to. Nothing here imports SQLAlchemy, SQLModel or
+the services at module level; they load inside the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.worker import Worker, WorkerState
+
+from crm_tui.screens.activities import ActivitiesScreen
+from crm_tui.screens.base import MainScreen, WorkspaceFailed, WorkspaceProgress, WorkspaceReady
+from crm_tui.screens.board import BoardScreen
+from crm_tui.screens.calendar import CalendarScreen
+from crm_tui.screens.contacts import ContactsScreen
+from crm_tui.screens.help import HelpScreen, collect_keys
+from crm_tui.screens.message import MessageScreen
+from crm_tui.screens.palette import CrmCommands
+from crm_tui.screens.settings import SettingsScreen
+
+if TYPE_CHECKING:
+    from crm_tui.workspace import Workspace
+
+log = logging.getLogger("crm_tui.app")
+log.propagate = False
+
+
+class CrmApp(App[None]):
+    """The crm-tui terminal app."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "crm"
+
+    MODES: ClassVar = {
+        "contacts": ContactsScreen,
+        "board": BoardScreen,
+        "activities": ActivitiesScreen,
+        "calendar": CalendarScreen,
+        "settings": SettingsScreen,
+    }
+    DEFAULT_MODE = "contacts"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f2", "show('contacts')", "Contacts", show=False, id="app.contacts"),
+        Binding("f3", "show('board')", "Board", show=False, id="app.board"),
+        Binding("f4", "show('activities')", "Activities", show=False, id="app.activities"),
+        Binding("f5", "show('calendar')", "Calendar", show=False, id="app.calendar"),
+        Binding("f6", "show('settings')", "Settings", show=False, id="app.settings"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True,
+                id="app.palette"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        Binding("q", "quit", "Quit", show=False, id="app.quit_q"),
+        Binding("ctrl+c", "help_quit", show=False, system=True),
+    ]
+    COMMANDS = App.COMMANDS | {CrmCommands}
+
+    workspace: reactive[Workspace | None] = reactive(None, init=False, always_update=True)
+    """The open database and acting user; None until the opening worker is done."""
+    workspace_status: reactive[str] = reactive("opening the database…", init=False)
+    """A line shown on every screen while the workspace is not ready ("" once it is)."""
+
+    def __init__(
+        self,
+        db_target: str | os.PathLike[str] | None = None,
+        login: str | None = None,
+        demo_contacts: int = 0,
+        demo_seed: int = 1,
+    ) -> None:
+        super().__init__()
+        self.db_target = db_target
+        self.login = login
+        self.demo_contacts = demo_contacts
+        self.demo_seed = demo_seed
+        self._main_screens: list[MainScreen] = []
+
+    # -- the workspace -----------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.open_workspace()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="workspace",
+          name="open workspace")
+    def open_workspace(self) -> None:
+        """Open (and migrate) the database, install defaults, resolve the user; then, on
+        `crm --demo`'s first run, fill it with demo data."""
+        from crm_tui.clock import ClockError
+        from crm_tui.config import ConfigError
+        from crm_tui.db.engine import DatabaseError
+        from crm_tui.login import acting_login
+        from crm_tui.services.errors import PermissionDenied, ServiceError
+        from crm_tui.workspace import open_workspace
+
+        login = self.login or acting_login()
+        try:
+            workspace = open_workspace(self.db_target, login)
+            if self.demo_contacts > 0 and self._needs_demo(workspace):
+                self._make_demo(workspace, login)
+        except PermissionDenied as error:
+            self.post_message(WorkspaceFailed("You are not a user of this database", str(error)))
+            return
+        except ConfigError as error:
+            self.post_message(WorkspaceFailed("The configuration file has an error", str(error)))
+            return
+        except (DatabaseError, ClockError, ServiceError) as error:
+            self.post_message(WorkspaceFailed("The database could not be opened", str(error)))
+            return
+        except Exception as error:  # without a workspace the app is no use: say so, log it
+            path = _log_unexpected(error, "open workspace")
+            where = f"\n\nDetails are in {path}." if path else ""
+            self.post_message(WorkspaceFailed(
+                "The database could not be opened", f"{type(error).__name__}: {error}{where}"
+            ))
+            return
+        self.post_message(WorkspaceReady(workspace))
+
+    @staticmethod
+    def _needs_demo(workspace: Workspace) -> bool:
+        """No contacts at all (of any status): `crm --demo`'s first run."""
+        from crm_tui.services.contacts import count_contacts
+        from crm_tui.services.query import parse
+
+        every = parse("status:all")
+        return workspace.read(lambda s: count_contacts(s, workspace.actor, every)) == 0
+
+    def _make_demo(self, workspace: Workspace, login: str) -> None:
+        from crm_tui.services.demo import generate_demo
+
+        total = self.demo_contacts
+        self.post_message(WorkspaceProgress(f"creating demo data… ({total:,} contacts)"))
+
+        def progress(phase: str, done: int, count: int) -> None:
+            if phase == "contacts":
+                text = f"creating demo data… {done:,} of {count:,} contacts"
+            else:
+                text = "creating demo data… building the indexes"
+            self.post_message(WorkspaceProgress(text))
+
+        generate_demo(workspace.db, total, seed=self.demo_seed, acting_login=login,
+                      progress=progress)
+        workspace.refresh_actor()
+
+    def on_workspace_progress(self, message: WorkspaceProgress) -> None:
+        self.workspace_status = message.text
+
+    def on_workspace_ready(self, message: WorkspaceReady) -> None:
+        message.stop()
+        workspace = message.workspace
+        if workspace.settings.keymap:
+            self.set_keymap(workspace.settings.keymap)
+        self.workspace = workspace
+        self.workspace_status = ""
+        self.sub_title = workspace.actor.login
+        for screen in list(self._main_screens):
+            if screen.is_attached:
+                screen.post_message(WorkspaceReady(workspace))
+
+    def on_workspace_failed(self, message: WorkspaceFailed) -> None:
+        self.workspace_status = f"{message.title}: {message.text}"
+        self.push_screen(MessageScreen(message.title, message.text))
+
+    def register_main_screen(self, screen: MainScreen) -> None:
+        """Main screens announce themselves so WorkspaceReady reaches those already mounted."""
+        if screen not in self._main_screens:
+            self._main_screens.append(screen)
+
+    def on_unmount(self) -> None:
+        if self.workspace is not None:
+            self.workspace.close()
+
+    # -- errors from workers -----------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.worker_failed(event.worker)
+
+    def worker_failed(self, worker: Worker) -> None:
+        """Every worker's failure ends here (screens and widgets hand theirs on with
+        `ReportsWorkerErrors`): a notification, never a traceback on screen."""
+        error = worker.error
+        if error is None:
+            return
+        if _for_people(error):
+            self.notify(str(error), severity="error", title="Error")
+            return
+        path = _log_unexpected(error, worker.name)
+        where = f" (details in {path})" if path else ""
+        self.notify(f"{type(error).__name__}: {error}{where}", severity="error",
+                    title="Unexpected error", timeout=10)
+
+    def get_key_display(self, binding: Binding) -> str:
+        """Function keys as people write them: F2, not f2."""
+        display = super().get_key_display(binding)
+        if not binding.key_display and display[:1] == "f" and display[1:].isdigit():
+            return display.upper()
+        return display
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def action_show(self, mode: str) -> None:
+        """Show one of the main screens (keeping each screen's state)."""
+        if mode in self.MODES:
+            self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(collect_keys(self, self.screen)))
+
+
+def _for_people(error: BaseException) -> bool:
+    from crm_tui.services.errors import ServiceError
+
+    if isinstance(error, ServiceError):
+        return True
+    try:
+        from crm_tui.db.engine import DatabaseError
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(error, DatabaseError)
+
+
+def _log_unexpected(error: BaseException, where: str) -> str | None:
+    """Append the traceback to crm.log in the user data dir; returns its path (None if unwritable)."""
+    from crm_tui.paths import data_dir
+
+    path = data_dir() / "crm.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    try:
+        log.error("unexpected error in %s", where, exc_info=(type(error), error, error.__traceback__))
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    return str(path)

@@ -1,0 +1,1 @@
+"""The screens of the app: one module per main screen, modal forms under `modals/`."""

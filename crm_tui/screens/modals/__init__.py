@@ -1,0 +1,1 @@
+"""Modal forms: ModalScreen[Result] subclasses that dismiss() a value."""

@@ -1,0 +1,1 @@
+"""Reusable widgets: the virtual table, the navigation bar, text helpers."""
