@@ -10,16 +10,24 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 from crm_tui.screens.activities import ActivitiesScreen
-from crm_tui.screens.base import MainScreen, WorkspaceFailed, WorkspaceProgress, WorkspaceReady
+from crm_tui.screens.base import (
+    DataChanged,
+    MainScreen,
+    WorkspaceFailed,
+    WorkspaceProgress,
+    WorkspaceReady,
+)
 from crm_tui.screens.board import BoardScreen
 from crm_tui.screens.calendar import CalendarScreen
 from crm_tui.screens.contacts import ContactsScreen
@@ -33,6 +41,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("crm_tui.app")
 log.propagate = False
+
+DATA_POLL_SECONDS = 2.5
+"""How often the change counter is read (one primary-key read in a thread; see `poll_data_version`)."""
+REMINDER_POLL_SECONDS = 30
+"""How often due reminders are looked for (and the status counts refreshed)."""
+NOTICE_LOOKBACK = timedelta(minutes=15)
+"""The first poll of a session shows reminders that came due this long before it started."""
+NOTICE_PAGE = 20
+NOTICES_AT_ONCE = 5
+"""More new reminders than this in one poll: the rest are summed up in one notification."""
+NOTICE_SECONDS = 15
 
 
 class CrmApp(App[None]):
@@ -69,6 +88,9 @@ class CrmApp(App[None]):
     """The open database and acting user; None until the opening worker is done."""
     workspace_status: reactive[str] = reactive("opening the database…", init=False)
     """A line shown on every screen while the workspace is not ready ("" once it is)."""
+    status_counts: reactive[str] = reactive("", init=False)
+    """The acting user's open activities as `crm status` says them ("3 overdue · 2 today ·
+    5 planned"), refreshed with the reminder poll; the navigation bar shows it."""
 
     def __init__(
         self,
@@ -83,6 +105,17 @@ class CrmApp(App[None]):
         self.demo_contacts = demo_contacts
         self.demo_seed = demo_seed
         self._main_screens: list[MainScreen] = []
+        self._data_version: int | None = None
+        """The change counter the screens last drew with (None until first read)."""
+        self._data_polling = False
+        self._data_poll_started = False
+        self._notice_since: datetime | None = None
+        """Reminders due after this moment are looked for (None: the first poll, 15 min back)."""
+        self._shown_notices: set[tuple[int, datetime]] = set()
+        """Reminder keys (activity, remind_at) already shown in this session."""
+        self._reminder_polling = False
+        self._reminder_poll_started = False
+        self._reminder_poll_again = False
 
     # -- the workspace -----------------------------------------------------------------------
 
@@ -164,6 +197,8 @@ class CrmApp(App[None]):
         for screen in list(self._main_screens):
             if screen.is_attached:
                 screen.post_message(WorkspaceReady(workspace))
+        self._start_data_poll()
+        self._start_reminder_poll()
 
     def on_workspace_failed(self, message: WorkspaceFailed) -> None:
         self.workspace_status = f"{message.title}: {message.text}"
@@ -177,6 +212,133 @@ class CrmApp(App[None]):
     def on_unmount(self) -> None:
         if self.workspace is not None:
             self.workspace.close()
+
+    # -- refresh when others change data -----------------------------------------------------
+
+    def _start_data_poll(self) -> None:
+        if not self._data_poll_started:
+            self._data_poll_started = True
+            self.set_interval(DATA_POLL_SECONDS, self.poll_data_version, name="data poll")
+        self.poll_data_version()  # the starting point
+
+    def poll_data_version(self) -> None:
+        """Read the change counter in a thread; when it moved, the screens refresh. One read at a
+        time: a slow disk never piles reads up. (Tests call this instead of waiting.)"""
+        workspace = self.workspace
+        if workspace is None or self._data_polling:
+            return
+        self._data_polling = True
+        self._read_data_version(workspace)
+
+    @work(thread=True, exit_on_error=False, group="data-poll", name="poll data version")
+    def _read_data_version(self, workspace: Workspace) -> None:
+        from crm_tui.db.engine import DatabaseError
+        from crm_tui.services.conflicts import data_version
+
+        try:
+            version: int | None = workspace.read(data_version)
+        except DatabaseError:
+            version = None  # gone for a moment (a restore, a network blip): next time
+        # Any other error fails the worker (logged, notified once) and leaves `_data_polling`
+        # set, so a broken poll does not repeat its notification every few seconds.
+        self.post_message(self.DataVersionRead(version))
+
+    class DataVersionRead(Message):
+        """The poll's result (None: the database could not be read this time)."""
+
+        def __init__(self, version: int | None) -> None:
+            super().__init__()
+            self.version = version
+
+    def on_crm_app_data_version_read(self, message: CrmApp.DataVersionRead) -> None:
+        self._data_polling = False
+        version = message.version
+        if version is None:
+            return
+        previous, self._data_version = self._data_version, version
+        if previous is None or version == previous:
+            return
+        self.announce_data_changed(version)
+
+    def announce_data_changed(self, version: int | None = None) -> None:
+        """`DataChanged` to the screen on top; the main screens below it or in other modes
+        refresh when they are shown again. A form on top is left alone (and ignores it)."""
+        top = self.screen
+        for screen in self._main_screens:
+            if screen is not top:
+                screen.mark_data_stale()
+        top.post_message(DataChanged(version))
+
+    # -- due reminders as notifications, the `crm status` counts (issue 6, item 8) -----------
+
+    def _start_reminder_poll(self) -> None:
+        if not self._reminder_poll_started:
+            self._reminder_poll_started = True
+            self.set_interval(REMINDER_POLL_SECONDS, self.poll_reminders, name="reminder poll")
+        self.poll_reminders()
+
+    def poll_reminders(self) -> None:
+        """Look for this user's due reminders and count their open activities, in a thread; the
+        event loop never waits. One poll at a time. (Tests call this instead of waiting 30 s;
+        screens call it after changing activities, to refresh the counts.)"""
+        workspace = self.workspace
+        if workspace is None:
+            return
+        if self._reminder_polling:
+            self._reminder_poll_again = True  # a change while reading: count once more after
+            return
+        self._reminder_polling = True
+        self._read_reminders(workspace, self._notice_since)
+
+    @work(thread=True, exit_on_error=False, group="reminders", name="poll reminders")
+    def _read_reminders(self, workspace: Workspace, since: datetime | None) -> None:
+        from crm_tui import clock
+        from crm_tui.commands.status import format_counts
+        from crm_tui.db.engine import DatabaseError
+        from crm_tui.services.activities import open_counts
+        from crm_tui.services.errors import ServiceError
+        from crm_tui.services.reminders import due_reminders_for_user
+
+        now = clock.now()
+        start = since if since is not None else now - NOTICE_LOOKBACK
+
+        def read(session):
+            notices = due_reminders_for_user(session, workspace.actor, start, until=now,
+                                             limit=NOTICE_PAGE)
+            return notices, open_counts(session, workspace.actor)
+
+        try:
+            notices, counts = workspace.read(read)
+        except (DatabaseError, ServiceError):
+            self.post_message(self.RemindersRead([], None, since))  # next time
+            return
+        # A full page may have more behind it: go on from its last one, else from now.
+        following = notices[-1].remind_at if len(notices) == NOTICE_PAGE else now
+        self.post_message(self.RemindersRead(notices, format_counts(counts), following))
+
+    class RemindersRead(Message):
+        def __init__(self, notices: list, counts: str | None, following: datetime | None) -> None:
+            super().__init__()
+            self.notices = notices
+            self.counts = counts
+            self.following = following
+
+    def on_crm_app_reminders_read(self, message: CrmApp.RemindersRead) -> None:
+        self._reminder_polling = False
+        self._notice_since = message.following
+        if message.counts is not None:
+            self.status_counts = message.counts
+        fresh = [n for n in message.notices if n.key not in self._shown_notices]
+        self._shown_notices.update(n.key for n in fresh)
+        for notice in fresh[:NOTICES_AT_ONCE]:
+            self.notify(notice.message, title=notice.title, timeout=NOTICE_SECONDS, markup=False)
+        if len(fresh) > NOTICES_AT_ONCE:
+            more = len(fresh) - NOTICES_AT_ONCE
+            self.notify(f"and {more} more due reminder{'s' if more != 1 else ''} (F4: My activities)",
+                        title="Reminders", timeout=NOTICE_SECONDS)
+        if self._reminder_poll_again:
+            self._reminder_poll_again = False
+            self.poll_reminders()
 
     # -- errors from workers -----------------------------------------------------------------
 

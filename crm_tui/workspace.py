@@ -7,19 +7,43 @@ backup), installs the default configuration into an empty database and resolves 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from crm_tui.config import Settings, get_settings
 from crm_tui.db.engine import Database, DatabaseError, open_database
 from crm_tui.db.migrate import ensure_schema
+from crm_tui.services.errors import ServiceError
 from crm_tui.services.identity import Actor, resolve_actor
 
 T = TypeVar("T")
+
+
+class ChangedMeanwhile(ServiceError):
+    """A save lost a race the version check did not see (SQLAlchemy's StaleDataError): somebody
+    else saved the same record between this transaction's read and its write. Nothing was
+    written. Services catch the race earlier as a `ConflictError` (they load the row with a row
+    lock); this is the safety net that keeps a traceback from ever reaching a person."""
+
+    def __init__(self, what: str = "the record") -> None:
+        super().__init__(f"{what} was changed by someone else meanwhile; reload and try again")
+        self.what = what
+
+
+def _stale_what(error: StaleDataError) -> str:
+    """'UPDATE statement on table 'activities' expected to update 1 row(s)...' -> 'this activity'."""
+    match = re.search(r"on table '([^']+)'", str(error))
+    if not match:
+        return "the record"
+    table = match.group(1)
+    singular = table[:-3] + "y" if table.endswith("ies") else table.removesuffix("s")
+    return "this " + singular.replace("_", " ")
 
 
 @dataclass
@@ -42,6 +66,8 @@ class Workspace:
         """Run `work` in one short write transaction (retried whole if the file was busy)."""
         try:
             return self.db.transact(work)
+        except StaleDataError as error:
+            raise ChangedMeanwhile(_stale_what(error)) from None
         except DBAPIError as error:
             raise DatabaseError(f"database: {str(error.orig).splitlines()[0]}") from None
 

@@ -19,6 +19,7 @@ from crm_tui.commands import (
     outbox,
     pipelines,
     remind,
+    report,
     status,
     types,
     users,
@@ -38,6 +39,7 @@ GROUPS = [
     outbox.register,
     users.register,
     history.register,
+    report.register,
     db.register,
     admin.register,
 ]

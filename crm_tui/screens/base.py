@@ -4,6 +4,10 @@ line, and the hand-over of the workspace once the app has opened it.
 The app opens the database in a worker after the first paint and then posts `WorkspaceReady`
 to every main screen mounted so far; a screen mounted later finds `app.workspace` already set.
 Either way the screen's `workspace_ready(workspace)` runs exactly once.
+
+When others change data (another session, the daemon, a command), the app posts `DataChanged`
+to the screen on top; a main screen underneath a form or card, or in another mode, is only
+marked stale and refreshes when it is shown again. `data_changed()` reloads in place (ctrl+r).
 """
 
 from __future__ import annotations
@@ -32,6 +36,20 @@ class WorkspaceReady(Message, bubble=False):
     def __init__(self, workspace: Workspace) -> None:
         super().__init__()
         self.workspace = workspace
+
+
+class DataChanged(Message, bubble=False):
+    """Somebody wrote to the database since the screen last drew (the app's change-counter poll):
+    fetch the visible data again, in place.
+
+    Posted by the app to the screen on top only (never to a form: a form open on a record is not
+    refreshed under the rep's fingers). Any screen may handle it, e.g. a contact card.
+    """
+
+    def __init__(self, version: int | None = None) -> None:
+        super().__init__()
+        self.version = version
+        """The change counter that was read (None: a stale screen being shown again)."""
 
 
 class WorkspaceFailed(Message):
@@ -77,6 +95,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._ready_seen = False
+        self._data_stale = False
 
     def compose(self) -> ComposeResult:
         yield NavBar(self.MODE)
@@ -115,6 +134,26 @@ class MainScreen(ReportsWorkerErrors, Screen):
 
     def workspace_ready(self, workspace: Workspace) -> None:
         """Load the screen's data (override). Runs once, on the event loop: start workers here."""
+
+    # -- refresh when others change data ----------------------------------------------------
+
+    def mark_data_stale(self) -> None:
+        """Others changed data while this screen was not on top: refresh when it is shown."""
+        self._data_stale = True
+
+    def on_screen_resume(self) -> None:
+        if self._data_stale:
+            self.post_message(DataChanged())
+
+    def on_data_changed(self, message: DataChanged) -> None:
+        self._data_stale = False
+        if self._ready_seen:  # before that, its first load is still to come
+            self.data_changed()
+
+    def data_changed(self) -> None:
+        """Reload what is shown, keeping the cursor and the filters (override for something finer;
+        override this, not `on_data_changed`: Textual calls a handler of every class in the MRO)."""
+        self.action_reload()
 
     def action_reload(self) -> None:
         if self.workspace is not None:

@@ -19,6 +19,9 @@ from textual.message import Message
 from textual.widgets import Static
 
 from crm_tui.screens.base import MainScreen
+from crm_tui.screens.settings_pipelines import PipelineSettings
+from crm_tui.screens.settings_types import ActivityTypesSettings
+from crm_tui.screens.settings_users import UsersSection
 
 if TYPE_CHECKING:
     from crm_tui.config import Settings
@@ -33,7 +36,6 @@ SECRET_FIELDS = {("smtp", "password")}
 class Catalog:
     users: list[UserInfo]
     pipelines: list[PipelineInfo]
-    types: list[ActivityTypeInfo]
 
 
 def period_text(count: int, unit: str) -> str:
@@ -135,9 +137,9 @@ class SettingsScreen(MainScreen):
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="settings-body"):
             yield Static("loading…", id="settings-config")
-            yield Static(id="settings-users")
-            yield Static(id="settings-pipelines")
-            yield Static(id="settings-types")
+            yield UsersSection(id="settings-users", classes="settings-section")
+            yield PipelineSettings(id="settings-pipelines", classes="settings-section")
+            yield ActivityTypesSettings(id="settings-types", classes="settings-section")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -159,19 +161,16 @@ class SettingsScreen(MainScreen):
             settings_table(settings, path_text, workspace.db.display_name)
         )
         self.load(workspace)
+        for section in self.query(".settings-section"):
+            section.reload()  # sections (users, ...) load their own rows: `reload()` each
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="load settings")
     def load(self, workspace: Workspace) -> None:
         from crm_tui.services.board import list_pipelines
-        from crm_tui.services.catalog import list_activity_types, list_users
+        from crm_tui.services.catalog import list_users
 
-        catalog = workspace.read(
-            lambda s: Catalog(list_users(s), list_pipelines(s), list_activity_types(s))
-        )
+        catalog = workspace.read(lambda s: Catalog(list_users(s), list_pipelines(s)))
         self.post_message(self.Loaded(catalog))
 
     def on_settings_screen_loaded(self, message: SettingsScreen.Loaded) -> None:
-        catalog = message.catalog
-        self.query_one("#settings-users", Static).update(users_table(catalog.users))
-        self.query_one("#settings-pipelines", Static).update(pipelines_table(catalog.pipelines))
-        self.query_one("#settings-types", Static).update(types_table(catalog.types))
+        catalog = message.catalog  # noqa: F841 - the sections load their own rows

@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, case, func, or_, true
 from sqlmodel import Session, col, select
 
-from crm_tui.models import Activity, ActivityType, Contact, Opportunity, Stage, TeamMember
+from crm_tui.models import Activity, ActivityType, Contact, Opportunity, Stage, Team, TeamMember, User
 from crm_tui.services.board import CENT, cents_sum, from_cents
 from crm_tui.services.errors import ValidationError
 from crm_tui.services.identity import Actor
@@ -49,6 +49,10 @@ class AgendaRow:
     """The opportunity's, when the activity belongs to one."""
     currency: str | None
     stage: str | None
+    assigned_to: str | None = None
+    """Login of the assignee, `team:NAME` for a team, None for everybody."""
+    priority: int = 0
+    place: str = ""
 
     @property
     def next_activity(self) -> str:
@@ -98,7 +102,22 @@ def scope_condition(session: Session, actor: Actor, scope: str) -> ColumnElement
         )
     if scope == "all":
         return true()
-    raise ValidationError("scope", f"{scope!r} is not one of {', '.join(SCOPES)}")
+    if scope.startswith("user:"):
+        login = scope[5:].strip()
+        user_id = session.exec(select(User.id).where(User.login == login)).first()
+        if user_id is None:
+            raise ValidationError("scope", f"no user with login {login!r}")
+        return col(Activity.assigned_user_id) == user_id
+    if scope.startswith("team:"):
+        name = scope[5:].strip()
+        team_id = session.exec(select(Team.id).where(col(Team.name).ilike(name))).first()
+        if team_id is None:
+            raise ValidationError("scope", f"no team named {name!r}")
+        members = select(TeamMember.user_id).where(col(TeamMember.team_id) == team_id)
+        return or_(col(Activity.assigned_team_id) == team_id, col(Activity.assigned_user_id).in_(members))
+    raise ValidationError(
+        "scope", f"{scope!r} is not one of {', '.join(SCOPES)}, user:LOGIN or team:NAME"
+    )
 
 
 def _state_condition(state: str | None, today: date) -> ColumnElement:
@@ -113,12 +132,17 @@ def _state_condition(state: str | None, today: date) -> ColumnElement:
         raise ValidationError("state", f"{state!r} is not one of {options}") from None
 
 
-def _open_conditions(session: Session, actor: Actor, scope: str, state: str | None) -> list:
-    return [
+def _open_conditions(
+    session: Session, actor: Actor, scope: str, state: str | None, type_id: int | None = None
+) -> list:
+    conditions = [
         col(Activity.status) == "planned",
         scope_condition(session, actor, scope),
         _state_condition(state, actor.today()),
     ]
+    if type_id is not None:
+        conditions.append(col(Activity.type_id) == type_id)
+    return conditions
 
 
 def _display(name: str, first_name: str) -> str:
@@ -136,12 +160,15 @@ def _agenda_rows(session: Session, actor: Actor, conditions: list, offset: int, 
             Contact.phone, Contact.mobile, Activity.opportunity_id, Opportunity.title,
             ActivityType.name, ActivityType.category, Activity.summary, Activity.due_date,
             Activity.due_time, Activity.paused, Opportunity.expected_revenue,
-            Opportunity.currency, Stage.name,
+            Opportunity.currency, Stage.name, User.login, Team.name, Activity.priority,
+            Activity.place,
         )
         .join(Contact, col(Contact.id) == col(Activity.contact_id))
         .join(ActivityType, col(ActivityType.id) == col(Activity.type_id))
         .outerjoin(Opportunity, col(Opportunity.id) == col(Activity.opportunity_id))
         .outerjoin(Stage, col(Stage.id) == col(Opportunity.stage_id))
+        .outerjoin(User, col(User.id) == col(Activity.assigned_user_id))
+        .outerjoin(Team, col(Team.id) == col(Activity.assigned_team_id))
         .where(*conditions)
         .order_by(col(Activity.due_date), col(Activity.id))
         .offset(max(offset, 0))
@@ -155,6 +182,8 @@ def _agenda_rows(session: Session, actor: Actor, conditions: list, offset: int, 
             state=state_of_due(r[12], today).value, paused=bool(r[14]),
             expected_revenue=None if r[15] is None else Decimal(r[15]).quantize(CENT),
             currency=r[16], stage=r[17],
+            assigned_to=r[18] if r[18] else (f"team:{r[19]}" if r[19] else None),
+            priority=r[20] or 0, place=r[21] or "",
         )
         for r in session.exec(statement).all()
     ]
@@ -167,9 +196,30 @@ def my_activities(
     limit: int = 60,
     scope: str = "mine",
     state: str | None = None,
+    type_id: int | None = None,
 ) -> list[AgendaRow]:
-    """One window of the open activities in `scope`, most urgent first."""
-    return _agenda_rows(session, actor, _open_conditions(session, actor, scope, state), offset, limit)
+    """One window of the open activities in `scope` (of one type), most urgent first."""
+    return _agenda_rows(
+        session, actor, _open_conditions(session, actor, scope, state, type_id), offset, limit
+    )
+
+
+def my_activity_ids(
+    session: Session,
+    actor: Actor,
+    scope: str = "mine",
+    state: str | None = None,
+    type_id: int | None = None,
+    limit: int = 10_000,
+) -> list[int]:
+    """The ids of the listed activities, in list order (for "select all")."""
+    statement = (
+        select(col(Activity.id))
+        .where(*_open_conditions(session, actor, scope, state, type_id))
+        .order_by(col(Activity.due_date), col(Activity.id))
+        .limit(limit)
+    )
+    return list(session.exec(statement).all())
 
 
 def contact_agenda(session: Session, actor: Actor, contact_id: int, limit: int = 50) -> list[AgendaRow]:
@@ -179,10 +229,11 @@ def contact_agenda(session: Session, actor: Actor, contact_id: int, limit: int =
 
 
 def my_activities_total(
-    session: Session, actor: Actor, scope: str = "mine", state: str | None = None
+    session: Session, actor: Actor, scope: str = "mine", state: str | None = None,
+    type_id: int | None = None,
 ) -> tuple[int, Decimal]:
     """(number of open activities, expected revenue of their distinct opportunities)."""
-    conditions = _open_conditions(session, actor, scope, state)
+    conditions = _open_conditions(session, actor, scope, state, type_id)
     count = session.exec(select(func.count()).select_from(Activity).where(*conditions)).one()
     opportunity_ids = (
         select(col(Activity.opportunity_id))
@@ -217,8 +268,10 @@ def activities_between(
     end: date,
     scope: str = "mine",
     limit: int = 500,
+    offset: int = 0,
 ) -> list[CalendarItem]:
-    """Planned and done activities due from `start` to `end` (both included), in time order."""
+    """Planned and done activities due from `start` to `end` (both included), in time order
+    (one window of `limit` from `offset`: the calendar's list view pages through them)."""
     today = actor.today()
     statement = (
         select(
@@ -234,6 +287,7 @@ def activities_between(
             col(Activity.due_date), col(Activity.due_time).is_(None), col(Activity.due_time),
             col(Activity.id),
         )
+        .offset(max(offset, 0))
         .limit(limit)
     )
     return [
@@ -244,6 +298,16 @@ def activities_between(
         )
         for r in session.exec(statement).all()
     ]
+
+
+def count_between(
+    session: Session, actor: Actor, start: date, end: date, scope: str = "mine"
+) -> int:
+    """How many planned and done activities are due from `start` to `end`."""
+    statement = select(func.count()).select_from(Activity).where(
+        *_calendar_conditions(session, actor, start, end, scope)
+    )
+    return session.exec(statement).one()
 
 
 def day_counts(

@@ -106,16 +106,17 @@ TABLE_COLUMNS = {
 }
 BULK_TABLES = ("contacts", "opportunities", "activities")
 """Tables whose secondary indexes are set aside during an SQLite load (history stays small)."""
-GROWING_INDEXES = frozenset({"ix_contacts_created_at", "ix_opportunities_contact", "ix_activities_contact_due"})
+GROWING_INDEXES = frozenset({
+    "ix_contacts_created_at", "ix_opportunities_contact", "ix_activities_contact_due",
+})
 """Indexes that new rows extend at their end (their keys grow with the ids): cheaper to keep
 during the load than to rebuild."""
 FTS_LOAD_AUTOMERGE = 16
 """FTS5 merges segments less eagerly during the load (restored afterwards): a third less work."""
 FTS_DEFAULT_AUTOMERGE = 4
-CACHE_KIB_PER_CONTACT = 3
-"""SQLite page cache for the load: a contact with its opportunities and activities takes
-about 2.2 KiB of database pages."""
-MAX_CACHE_KIB = 4 * 1024 * 1024
+LOAD_CACHE_KIB = 512 * 1024
+"""SQLite page cache of the loading connection: the index builds sort in memory. (Measured: a
+cache as large as the new data is no faster.)"""
 
 STATUS_WEIGHTS = (("prospect", 45), ("customer", 35), ("inbox", 7), ("archived", 7), ("closed", 6))
 CATEGORY_WEIGHTS = {"call": 35, "email": 25, "meeting": 15, "todo": 15, "reminder": 5, "upload": 5}
@@ -228,7 +229,9 @@ def _prepare(session: Session, acting_login: str | None) -> _Setup:
             session.add(user)
             session.flush()
             users_created += 1
-        joined = set(session.exec(select(TeamMember.team_id).where(TeamMember.user_id == user.id)).all())
+        joined = set(
+            session.exec(select(TeamMember.team_id).where(TeamMember.user_id == user.id)).all()
+        )
         for team_name in spec.get("teams", ()):
             if team_ids[team_name] not in joined:
                 session.add(TeamMember(team_id=team_ids[team_name], user_id=user.id))
@@ -252,20 +255,23 @@ def _prepare(session: Session, acting_login: str | None) -> _Setup:
             select(Stage).where(Stage.pipeline_id == pipeline.id).order_by(Stage.position, Stage.id)
         ).all()
         open_stages = tuple(
-            _StageInfo(s.id, s.probability, s.duration_days) for s in stages if not (s.is_won or s.is_lost)
+            _StageInfo(s.id, s.probability, s.duration_days)
+            for s in stages
+            if not (s.is_won or s.is_lost)
         )
         if not open_stages:
             continue
         won = next((s for s in stages if s.is_won), None)
         lost = next((s for s in stages if s.is_lost), None)
         unit_days = {"days": 1, "weeks": 7, "months": 30}[pipeline.followup_unit]
+        interval = max(pipeline.followup_interval, 1)
         pipelines.append(_PipelineInfo(
             id=pipeline.id,
             name=pipeline.name,
             open_stages=open_stages,
             won_stage=_StageInfo(won.id, 100, 0) if won else None,
             lost_stage=_StageInfo(lost.id, 0, 0) if lost else None,
-            followup_days=unit_days * max(pipeline.followup_interval, 1) if pipeline.followup_enabled else 0,
+            followup_days=unit_days * interval if pipeline.followup_enabled else 0,
         ))
     types = tuple(
         (t.id, t.category)
@@ -376,7 +382,9 @@ class _Country:
                 _City(
                     c["name"], c["region"], tuple(c["postal_codes"]), _search_words(c["name"]),
                     tuple(
-                        _PhoneFormat(t.replace("{area_intl}", c["area"].lstrip("0")).replace("{area}", c["area"]))
+                        _PhoneFormat(
+                            t.replace("{area_intl}", c["area"].lstrip("0")).replace("{area}", c["area"])
+                        )
                         for t in spec["landline"]
                     ),
                 ),
@@ -723,7 +731,9 @@ class _Generator:
             name = company = employer.name
             first_name = ""
             words.extend(employer.words)
-            email = f"{('info', 'kontakt', 'office', 'vertrieb')[int(r() * 4)]}@{employer.domain}" if r() < 0.9 else ""
+            email = ""
+            if r() < 0.9:
+                email = f"{('info', 'kontakt', 'office', 'vertrieb')[int(r() * 4)]}@{employer.domain}"
             has_phone, has_mobile = r() < 0.92, r() < 0.15
             name_key, company_key = employer.own_name_key, employer.company_key
         words.extend(city.words)
@@ -739,7 +749,8 @@ class _Generator:
             if not wanted:
                 continue
             number_format = formats[int(r() * len(formats))]
-            text_, number, forms = number_format.make(f"{int(r() * 10**number_format.count):0{number_format.count}d}")
+            count = number_format.count
+            text_, number, forms = number_format.make(f"{int(r() * 10**count):0{count}d}")
             phone_digits.append(number)
             forms_of_phones.append(forms)
             key = forms[-1] if len(forms[-1]) >= MIN_PHONE_DIGITS else ""
@@ -747,9 +758,9 @@ class _Generator:
                 phone, phone_key = text_, key
             else:
                 mobile, mobile_key = text_, key
-        street = (
-            f"{country.streets[int(r() * len(country.streets))]} {int(r() * 120) + 1}" if r() < 0.8 else ""
-        )
+        street = ""
+        if r() < 0.8:
+            street = f"{country.streets[int(r() * len(country.streets))]} {int(r() * 120) + 1}"
 
         # -- assignment: one rep (65 %), everybody (15 %) or a team (20 %) ----------------------
         people = self.people
@@ -794,7 +805,8 @@ class _Generator:
         updated_at = created_at
         if status in ("closed", "archived"):
             previous_status = "customer" if customer_number else "prospect"
-            updated_at = max(created_at, days[created + int(r() * -created) + zero] + at[480 + int(r() * 600)])
+            closed_day = created + int(r() * -created)
+            updated_at = max(created_at, days[closed_day + zero] + at[480 + int(r() * 600)])
             if status == "closed":
                 reasons = self.setup.lost_reason_ids
                 lost_reason = reasons[int(r() * len(reasons))] if reasons else None
@@ -944,7 +956,10 @@ class _Generator:
             shapes = self.call_shapes
         else:
             total = ACTIVITY_COUNTS[int(r() * len(ACTIVITY_COUNTS))]
-            planned = 0 if status in ("archived", "closed") else min(total, OPEN_COUNTS[int(r() * len(OPEN_COUNTS))])
+            if status in ("archived", "closed"):
+                planned = 0
+            else:
+                planned = min(total, OPEN_COUNTS[int(r() * len(OPEN_COUNTS))])
             past = total - planned
         dues = sorted(created + int(r() * -created) for _ in range(past))
         open_dues = []
@@ -979,7 +994,10 @@ class _Generator:
                     if open_opportunities and r() < 0.75 else None
                 )
             else:
-                linked = opportunities[int(r() * len(opportunities))] if opportunities and r() < 0.5 else None
+                linked = (
+                    opportunities[int(r() * len(opportunities))]
+                    if opportunities and r() < 0.5 else None
+                )
             # The contact's rep mostly, a colleague sometimes, or the team itself.
             if assigned_team is not None and r() < 0.3:
                 doer, team = None, assigned_team
@@ -1033,7 +1051,8 @@ class _Generator:
         close_note: str, out: _Chunk,
     ) -> None:
         """The rows `contacts.create_contact` writes (and a closing), for a share of contacts."""
-        subject = f"contact {contact_id} {name}, {first_name}" if first_name else f"contact {contact_id} {name}"
+        # As contacts.create_contact words it.
+        subject = f"contact {contact_id} " + (f"{name}, {first_name}" if first_name else name)
         add = out.history.append
         add((created_at, creator.id, creator.login, contact_id, None, None, "create", subject,
              "", "", status, ""))
@@ -1066,7 +1085,8 @@ def _chunks_here(arguments: _GeneratorArguments) -> Generator[_Chunk | _Totals]:
         arguments.bases,
     )
     for first in range(0, arguments.contacts, CHUNK_CONTACTS):
-        yield generator.chunk(first, min(CHUNK_CONTACTS, arguments.contacts - first), arguments.contacts)
+        count = min(CHUNK_CONTACTS, arguments.contacts - first)
+        yield generator.chunk(first, count, arguments.contacts)
     yield _Totals(generator.opportunities_made, generator.activities_made, generator.customer_counter)
 
 
@@ -1094,7 +1114,14 @@ def _chunks_from_child(arguments: _GeneratorArguments) -> Generator[_Chunk | _To
     process = context.Process(
         target=_make_chunks_for_parent, args=(sender, arguments), name="crm-demo-rows", daemon=True
     )
-    process.start()
+    try:
+        process.start()
+    except OSError as error:
+        log.warning("demo: no second process (%s); making the rows here", error)
+        receiver.close()
+        sender.close()
+        yield from _chunks_here(arguments)
+        return
     sender.close()
     try:
         while True:
@@ -1102,9 +1129,12 @@ def _chunks_from_child(arguments: _GeneratorArguments) -> Generator[_Chunk | _To
                 item = pickle.loads(receiver.recv_bytes())
             except EOFError:
                 process.join()
-                raise DemoError(f"demo: the row generator stopped (exit code {process.exitcode})") from None
+                raise DemoError(
+                    f"demo: the row generator stopped (exit code {process.exitcode})"
+                ) from None
             if isinstance(item, str):
-                raise DemoError(f"demo: the row generator failed:\n{item}")
+                log.error("demo: the row generator failed:\n%s", item)
+                raise DemoError(f"demo: the row generator failed: {item.strip().splitlines()[-1]}")
             yield item
             if isinstance(item, _Totals):
                 return
@@ -1129,15 +1159,14 @@ class _SqliteWriter:
     end. A failure rolls everything back, indexes and triggers included.
 
     When nobody else has the file open (the usual case: a new demo database), the load runs in
-    rollback-journal mode, which writes each new page once instead of to the write-ahead log
-    and again into the file; WAL mode is back before anyone else can start.
+    rollback-journal mode, which writes each new page once instead of into the write-ahead log
+    and then again into the file (a seventh of the time at a million contacts). Programs that
+    open the file meanwhile wait for the load like for any writer; WAL mode is restored at the
+    end. With others connected the load stays in WAL mode and is slower.
     """
 
-    def __init__(self, db: Database, contacts: int):
+    def __init__(self, db: Database):
         self._db = db
-        # Room for all the new pages: the index builds then read the new rows from memory
-        # instead of looking each page up in the write-ahead log.
-        self._cache_kib = min(max(contacts * CACHE_KIB_PER_CONTACT, 65_536), MAX_CACHE_KIB)
         self._connection = sqlite3.connect(
             db.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )
@@ -1147,7 +1176,8 @@ class _SqliteWriter:
         self._fts_automerge = FTS_DEFAULT_AUTOMERGE
         self._left_wal_mode = False
         self._inserts = {
-            table: f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+            table: f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})"
             for table, columns in TABLE_COLUMNS.items()
         }
 
@@ -1156,7 +1186,7 @@ class _SqliteWriter:
         run(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         run("PRAGMA foreign_keys = OFF")  # takes effect only outside a transaction
         run("PRAGMA synchronous = OFF")
-        run(f"PRAGMA cache_size = -{self._cache_kib}")
+        run(f"PRAGMA cache_size = -{LOAD_CACHE_KIB}")
         run("PRAGMA temp_store = MEMORY")
         run("PRAGMA threads = 2")
         self._leave_wal_mode()
@@ -1188,7 +1218,7 @@ class _SqliteWriter:
         if self._fts_columns:
             row = run("SELECT v FROM contacts_fts_config WHERE k = 'automerge'").fetchone()
             self._fts_automerge = FTS_DEFAULT_AUTOMERGE if row is None else int(row[0])
-            run("INSERT INTO contacts_fts(contacts_fts, rank) VALUES ('automerge', ?)", (FTS_LOAD_AUTOMERGE,))
+            self._set_fts_automerge(FTS_LOAD_AUTOMERGE)
         return bases
 
     def write(self, chunk: _Chunk) -> None:
@@ -1207,7 +1237,7 @@ class _SqliteWriter:
     def finish(self, sequence_id: int | None, sequence_next: int) -> None:
         run = self._connection.execute
         if self._fts_columns:
-            run("INSERT INTO contacts_fts(contacts_fts, rank) VALUES ('automerge', ?)", (self._fts_automerge,))
+            self._set_fts_automerge(self._fts_automerge)
         for _name, sql in self._triggers:
             run(sql)
         if any(name.startswith("change_counter_") for name, _sql in self._triggers):
@@ -1241,6 +1271,11 @@ class _SqliteWriter:
         finally:
             self._connection.close()
 
+    def _set_fts_automerge(self, value: int) -> None:
+        self._connection.execute(
+            "INSERT INTO contacts_fts(contacts_fts, rank) VALUES ('automerge', ?)", (value,)
+        )
+
     def _leave_wal_mode(self) -> None:
         """Rollback-journal mode for the load, if this is the only connection to the file."""
         # Our own pooled connections are idle: close them, they reconnect when next used.
@@ -1263,7 +1298,9 @@ class _SqliteWriter:
             self._connection.execute("PRAGMA journal_mode = WAL")
             self._left_wal_mode = False
         except sqlite3.OperationalError:
-            log.warning("demo: %s stays in rollback-journal mode until it is opened next", self._db.path)
+            log.warning(
+                "demo: %s stays in rollback-journal mode until it is opened next", self._db.path
+            )
 
 
 def _converter(column) -> Callable[[object], object] | None:
@@ -1388,7 +1425,7 @@ def generate_demo(
     if contacts == 0:
         return DemoSummary(0, 0, 0, 0, setup.users_created, setup.teams_created, logins)
 
-    writer = _SqliteWriter(db, contacts) if db.is_sqlite and db.path is not None else _CoreWriter(db)
+    writer = _SqliteWriter(db) if db.is_sqlite and db.path is not None else _CoreWriter(db)
     history = written = 0
     totals: _Totals | None = None
     chunks: Generator[_Chunk | _Totals] | None = None

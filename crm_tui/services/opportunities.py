@@ -185,7 +185,10 @@ def load_opportunity(session: Session, opportunity_id: int) -> Opportunity:
 def _editable(session: Session, actor: Actor, opportunity_id: int) -> Opportunity:
     """The opportunity, row-locked for this transaction (PostgreSQL: two reps moving the same
     card at once take turns, the second sees the first's move), if `actor` may change it."""
-    opportunity = session.get(Opportunity, int(opportunity_id), with_for_update=True)
+    # populate_existing: an opportunity already in this session is read again under the lock,
+    # so the version check sees what was committed last (as `contacts.load_contact`).
+    opportunity = session.get(Opportunity, int(opportunity_id), with_for_update=True,
+                              populate_existing=True)
     if opportunity is None:
         raise NotFound("opportunity", opportunity_id)
     check_opportunity_edit(session, actor, opportunity)

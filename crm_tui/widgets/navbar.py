@@ -34,6 +34,8 @@ class NavBar(Widget):
 
     def on_mount(self) -> None:
         self.watch(self.app, "workspace", lambda _ws: self.refresh(), init=False)
+        if hasattr(type(self.app), "status_counts"):  # the `crm status` counts, kept fresh by the app
+            self.watch(self.app, "status_counts", lambda _text: self.refresh(), init=False)
 
     def _keys(self) -> dict[str, str]:
         """Binding id -> the key shown (after any keymap), from the app's active bindings."""
@@ -57,6 +59,26 @@ class NavBar(Widget):
         workspace = getattr(self.app, "workspace", None)
         who = f"{workspace.actor.login} " if workspace is not None else ""
         room = self.size.width - left.cell_length
-        if who and room > cell_len(who):
-            return left + Content(" " * (room - cell_len(who))) + Content.styled(who, "dim")
+        right = _status_counts(getattr(self.app, "status_counts", ""), room - cell_len(who) - 1)
+        if who and room > right.cell_length + cell_len(who):
+            right = right + Content.styled(" " + who, "dim")
+        else:
+            right = right + Content(" ")
+        if room > right.cell_length:
+            return left + Content(" " * (room - right.cell_length)) + right
         return left
+
+
+def _status_counts(text: str, room: int) -> Content:
+    """"3 overdue · 2 today · 5 planned" in the states' colours; "3! 2" when that is too wide."""
+    if not text:
+        return Content("")
+    colours = {"overdue": "red", "today": "yellow", "planned": "green"}
+    parts = [part.split(" ", 1) for part in text.split(" · ")]
+    if len(text) + 1 <= room:
+        pieces = [Content.styled(f"{n} {word}", colours.get(word, "")) for n, word in parts]
+        return Content(" ").join([Content(""), Content(" · ").join(pieces)])
+    short = [Content.styled(f"{n}!", "bold red") for n, word in parts if word == "overdue" and n != "0"]
+    short += [Content.styled(n, "yellow") for n, word in parts if word == "today" and n != "0"]
+    joined = Content(" ").join([Content(""), *short]) if short else Content("")
+    return joined if joined.cell_length <= room else Content("")
