@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import reactive
@@ -34,6 +34,7 @@ from crm_tui.screens.contacts import ContactsScreen
 from crm_tui.screens.help import HelpScreen, collect_keys
 from crm_tui.screens.message import MessageScreen
 from crm_tui.screens.palette import CrmCommands
+from crm_tui.screens.reports import ReportsScreen
 from crm_tui.screens.settings import SettingsScreen
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class CrmApp(App[None]):
         "activities": ActivitiesScreen,
         "calendar": CalendarScreen,
         "settings": SettingsScreen,
+        "reports": ReportsScreen,
     }
     DEFAULT_MODE = "contacts"
 
@@ -75,12 +77,13 @@ class CrmApp(App[None]):
         Binding("f4", "show('activities')", "Activities", show=False, id="app.activities"),
         Binding("f5", "show('calendar')", "Calendar", show=False, id="app.calendar"),
         Binding("f6", "show('settings')", "Settings", show=False, id="app.settings"),
+        Binding("f7", "show('reports')", "Reports", show=False, id="app.reports"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True,
                 id="app.palette"),
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
         Binding("q", "quit", "Quit", show=False, id="app.quit_q"),
-        Binding("ctrl+c", "help_quit", show=False, system=True),
+        Binding("ctrl+c", "help_quit", show=False, system=True, id="app.help_quit"),
     ]
     COMMANDS = App.COMMANDS | {CrmCommands}
 
@@ -120,6 +123,9 @@ class CrmApp(App[None]):
     # -- the workspace -----------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        from crm_tui.keymap import apply_settings
+
+        apply_settings(self)  # theme and keymap before the first paint; warnings for typos
         self.open_workspace()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="workspace",
@@ -140,7 +146,7 @@ class CrmApp(App[None]):
             if self.demo_contacts > 0 and self._needs_demo(workspace):
                 self._make_demo(workspace, login)
         except PermissionDenied as error:
-            self.post_message(WorkspaceFailed("You are not a user of this database", str(error)))
+            self.post_message(WorkspaceFailed(*_not_a_user(error)))
             return
         except ConfigError as error:
             self.post_message(WorkspaceFailed("The configuration file has an error", str(error)))
@@ -263,7 +269,10 @@ class CrmApp(App[None]):
     def announce_data_changed(self, version: int | None = None) -> None:
         """`DataChanged` to the screen on top; the main screens below it or in other modes
         refresh when they are shown again. A form on top is left alone (and ignores it)."""
-        top = self.screen
+        try:
+            top = self.screen
+        except ScreenStackError:  # quitting: the screens are gone already
+            return
         for screen in self._main_screens:
             if screen is not top:
                 screen.mark_data_stale()
@@ -378,6 +387,18 @@ class CrmApp(App[None]):
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(collect_keys(self, self.screen)))
+
+
+def _not_a_user(error: BaseException) -> tuple[str, str]:
+    """The message screen's title and text for a login the database refuses: the service's
+    sentence (naming the admins to ask) without its "user: " prefix, and where in the app an
+    admin adds users."""
+    text = str(error).removeprefix("user: ")
+    if "deactivated" in text:
+        return "Your login is deactivated", text
+    if "crm users add" in text:
+        text += ".\n\nAn admin can also add you in crm itself: Settings (F6) → Users."
+    return "You are not a user of this database", text
 
 
 def _for_people(error: BaseException) -> bool:

@@ -62,6 +62,8 @@ class GeneralSettings:
     """Plan a call (phone) or an e-mail (address) when a contact is created."""
     default_due_hour: int = 9
     """Activities without a time are due at this hour of their day (reminders)."""
+    theme: str = ""
+    """A Textual theme (textual-dark, nord, gruvbox, ansi-dark for 16 colours, ...); "" = default."""
 
 
 @dataclass(frozen=True)

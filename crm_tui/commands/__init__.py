@@ -10,6 +10,9 @@ from crm_tui.commands import (
     activities,
     admin,
     board,
+    bulk_edit,
+    completion,
+    config,
     contacts,
     db,
     exchange,
@@ -23,10 +26,12 @@ from crm_tui.commands import (
     status,
     types,
     users,
+    web,
 )
 
 GROUPS = [
     contacts.register,
+    bulk_edit.register,  # `crm contacts bulk-edit`: after contacts
     groups.register,
     exchange.register,
     opps.register,
@@ -40,6 +45,9 @@ GROUPS = [
     users.register,
     history.register,
     report.register,
+    web.register,
+    config.register,
+    completion.register,
     db.register,
     admin.register,
 ]

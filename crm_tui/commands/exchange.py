@@ -1,4 +1,5 @@
-"""`crm import contacts FILE.csv` and `crm export contacts`.
+"""`crm import contacts FILE.csv|FILE.vcf`, `crm export contacts` and `crm export activities`
+(the latter in `crm_tui.commands.ics`).
 
 Import exit status: 0 when the file was processed (valid rows imported, invalid ones listed);
 1 when nothing was written because of bad input: the file cannot be used, every row is invalid,
@@ -18,8 +19,9 @@ def register(sub) -> None:
     importing = sub.add_parser("import", help="import records from files")
     kinds = importing.add_subparsers(dest="verb", metavar="WHAT")
     contacts = add_command(kinds, "contacts", "crm_tui.commands.exchange:import_contacts",
-                           "import contacts from a CSV file into the inbox")
-    contacts.add_argument("file", help="a CSV file with a header row (English or German column names)")
+                           "import contacts from a CSV or vCard file into the inbox")
+    contacts.add_argument("file", help="a CSV file with a header row (English or German column names), "
+                                       "or a .vcf file of one or many vCards")
     contacts.add_argument("--dry-run", action="store_true", help="validate and report, import nothing")
     contacts.add_argument("--strict", action="store_true", help="import nothing if any row is invalid")
 
@@ -31,6 +33,9 @@ def register(sub) -> None:
     contacts.add_argument("--where", metavar="QUERY", default="",
                           help='which contacts, e.g. "status:customer city:Olpe" (default: the active ones)')
     contacts.add_argument("-o", "--output", metavar="FILE", help="write here instead of to standard output")
+    from crm_tui.commands.ics import register_export
+
+    register_export(kinds)
 
 
 def import_contacts(args: argparse.Namespace) -> int:
@@ -38,6 +43,9 @@ def import_contacts(args: argparse.Namespace) -> int:
 
     from crm_tui.commands.common import open_context, print_json
     from crm_tui.services.importer import import_contacts as run_import
+
+    if str(args.file).lower().endswith((".vcf", ".vcard")):
+        from crm_tui.services.vcard import import_vcards as run_import
 
     with open_context(args) as ctx:
         def progress(done: int, total: int) -> None:

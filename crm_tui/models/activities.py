@@ -69,12 +69,33 @@ class Activity(SQLModel, table=True):
             sqlite_where=text("status = 'planned'"),
             postgresql_where=text("status = 'planned'"),
         ),
-        # The daemon's tick: reminders that are armed and not yet queued.
+        # The app's reminder notices: armed reminders of open activities, sent or not.
         Index(
             "ix_activities_remind_at",
             "remind_at",
             sqlite_where=text("status = 'planned' AND paused = 0 AND remind_at IS NOT NULL"),
             postgresql_where=text("status = 'planned' AND NOT paused AND remind_at IS NOT NULL"),
+        ),
+        # `crm status` and the open counts: one assignee's open ones, covering (migration 0005).
+        Index(
+            "ix_activities_open_user_state",
+            "assigned_user_id", "paused", "due_date",
+            sqlite_where=text("status = 'planned'"),
+            postgresql_where=text("status = 'planned'"),
+        ),
+        # The daemon's scan: only reminders still to send (services.reminders._armed, term for
+        # term, so that SQLite matches the partial index); the one above holds sent ones too.
+        Index(
+            "ix_activities_reminder_armed",
+            "remind_at",
+            sqlite_where=text(
+                "status = 'planned' AND paused = 0 AND remind_at IS NOT NULL "
+                "AND (reminder_queued_for IS NULL OR reminder_queued_for != remind_at)"
+            ),
+            postgresql_where=text(
+                "status = 'planned' AND NOT paused AND remind_at IS NOT NULL "
+                "AND (reminder_queued_for IS NULL OR reminder_queued_for != remind_at)"
+            ),
         ),
         Index("ix_activities_contact_due", "contact_id", "due_date"),
         Index("ix_activities_opportunity_due", "opportunity_id", "due_date"),

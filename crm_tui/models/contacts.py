@@ -27,13 +27,20 @@ class Contact(SQLModel, table=True):
             "status IN ('inbox','prospect','customer','archived','closed')", name="ck_contacts_status"
         ),
         CheckConstraint("kind IN ('person','company')", name="ck_contacts_kind"),
-        Index("ix_contacts_name_id", "name", "id"),
+        # The list's sort orders (services.contacts.SORTS), each ending in the status: the
+        # default filter (archived and closed hidden) and status filters are checked in the
+        # index, so a window at any offset and a count never read the table (migration 0005).
+        Index("ix_contacts_name_id", "name", "id", "status"),
         Index("ix_contacts_status_name", "status", "name", "id"),
-        Index("ix_contacts_company_id", "company", "id"),
-        Index("ix_contacts_city_id", "city", "id"),
-        Index("ix_contacts_assigned_user", "assigned_user_id", "name"),
-        Index("ix_contacts_assigned_team", "assigned_team_id", "name"),
-        Index("ix_contacts_next_due", "next_activity_due"),
+        Index("ix_contacts_company_id", "company", "id", "status"),
+        Index("ix_contacts_city_id", "city", "id", "status"),
+        Index("ix_contacts_number_id", "customer_number", "id", "status"),
+        Index("ix_contacts_created_at", "created_at", "id", "status"),
+        Index("ix_contacts_next_due", "next_activity_due", "id", "status"),
+        Index("ix_contacts_assigned_user", "assigned_user_id", "name", "id", "status"),
+        Index("ix_contacts_assigned_team", "assigned_team_id", "name", "id", "status"),
+        # `city:`, `country:`, `source:` filters compare lower(column) = lower(value).
+        *(Index(f"ix_contacts_{name}_lower", text(f"lower({name})")) for name in ("city", "country", "source")),
         Index("ix_contacts_phone_digits", "phone_digits"),
         Index("ix_contacts_email", "email"),
         # Duplicate check (services/duplicates.py): exact lookups on normalised keys. Partial,
@@ -71,8 +78,8 @@ class Contact(SQLModel, table=True):
     city: str = Field(default="", max_length=100)
     region: str = Field(default="", max_length=100)
     """State or region (Bundesland, województwo)."""
-    country: str = Field(default="", max_length=100, index=True)
-    source: str = Field(default="", max_length=100, index=True)
+    country: str = Field(default="", max_length=100)
+    source: str = Field(default="", max_length=100)
     description: str = Field(default="")
     expected_revenue: Decimal | None = Field(default=None, sa_column=money_column("expected_revenue"))
     currency: str = Field(default="EUR", max_length=3)
@@ -104,7 +111,7 @@ class Contact(SQLModel, table=True):
     previous_status: str = Field(default="", max_length=16, sa_column_kwargs=_EMPTY_DEFAULT)
     """The status before archiving or closing: what `restore` returns to."""
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=utc_column("created_at", False, index=True)
+        default_factory=utcnow, sa_column=utc_column("created_at", False)
     )
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column("updated_at", False))
     version: int | None = Field(default=None, sa_column=_contact_version)

@@ -66,6 +66,11 @@ class Opportunity(SQLModel, table=True):
         CheckConstraint("status IN ('open','won','lost')", name="ck_opportunities_status"),
         CheckConstraint("probability BETWEEN 0 AND 100", name="ck_opportunities_probability"),
         Index("ix_opportunities_board", "pipeline_id", "stage_id", "status", "next_activity_due"),
+        # The board's money and rotting totals, read without the table (migration 0005).
+        Index(
+            "ix_opportunities_money", "pipeline_id", "status", "stage_id", "expected_revenue",
+            "probability", "stage_entered_at",
+        ),
         Index("ix_opportunities_stage_title", "stage_id", "status", "title", "id"),
         Index("ix_opportunities_owner", "owner_id", "status"),
         Index("ix_opportunities_contact", "contact_id"),

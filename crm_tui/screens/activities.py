@@ -147,8 +147,8 @@ class ActivitiesScreen(MainScreen):
     BINDINGS = [
         Binding("d", "done", "Done", id="activities.done"),
         Binding("D,n", "done_next", "Done+next", id="activities.done_next"),
-        Binding("r", "reschedule_by", "+1 day", id="activities.reschedule"),
-        Binding("R", "reschedule_to", "Reschedule…", id="activities.reschedule_to"),
+        Binding("r", "reschedule_by", "+1d", id="activities.reschedule"),
+        Binding("R", "reschedule_to", "Move…", id="activities.reschedule_to"),
         Binding("p", "pause", "Pause", id="activities.pause"),
         Binding("x", "cancel_activity", "Cancel", id="activities.cancel"),
         Binding("c", "open_contact", "Open contact", show=False, id="activities.contact"),
@@ -434,7 +434,7 @@ class ActivitiesScreen(MainScreen):
             self._triage(LastAction("reschedule_by", f"+{days}d"), ids, row)
 
     def action_reschedule_to(self) -> None:
-        from crm_tui.screens.modals.reschedule import RescheduleForm, Rescheduled
+        from crm_tui.screens.modals.reschedule import Rescheduled, RescheduleForm
 
         count = self._take_count()
         workspace = self.workspace

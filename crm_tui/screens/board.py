@@ -27,7 +27,7 @@ from textual.binding import Binding
 from textual.containers import HorizontalScroll, Vertical, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Input, Static
+from textual.widgets import Footer, Input, Static
 
 from crm_tui.screens.base import MainScreen
 from crm_tui.widgets.format import (
@@ -182,6 +182,28 @@ class Card(Static, can_focus=True):
         second.truncate(max(width - len(revenue) - 1, 1), overflow="ellipsis", pad=True)
         second.append(" " + revenue)
         return Text("\n", no_wrap=True).join([first, second])
+
+
+class StableFooter(Footer):
+    """A footer that recomposes only when the keys it shows change.
+
+    Every arrow key on the board moves the focus to another card, and Textual's footer rebuilds
+    all its keys on every focus change (a few hundred milliseconds with this many bindings: a
+    held arrow key lags). The board's keys do not change from card to card, so most of those
+    rebuilds are skipped.
+    """
+
+    _shown: tuple | None = None
+
+    def bindings_changed(self, screen) -> None:
+        shown = tuple(
+            (key, active.binding.description, active.enabled)
+            for key, active in screen.active_bindings.items() if active.binding.show
+        )
+        if shown == self._shown and self._bindings_ready:
+            return
+        self._shown = shown
+        super().bindings_changed(screen)
 
 
 class CardList(VerticalScroll, can_focus=False, inherit_bindings=False):
@@ -407,6 +429,7 @@ class BoardScreen(MainScreen):
     DEFAULT_CSS = """
     BoardScreen #board-search {
         display: none;
+        margin: 0 1;
     }
     BoardScreen.-searching #board-search {
         display: block;
@@ -449,10 +472,15 @@ class BoardScreen(MainScreen):
         self._busy = False
         self._queued: list[Callable[[], None]] = []
 
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            yield StableFooter() if type(widget) is Footer else widget
+
     def compose_body(self) -> ComposeResult:
         yield Static("loading the board…", id="board-status", classes="status-line")
+        # disabled while hidden, so that it never takes the focus (and the keys) by default
         yield Input(placeholder="/ search: title, contact, company (escape clears)",
-                    id="board-search", compact=True)
+                    id="board-search", compact=True, disabled=True)
         yield Static(self._filter_line(), id="board-filter", markup=False)
         yield BoardColumns(id="board-columns")
 
@@ -828,7 +856,13 @@ class BoardScreen(MainScreen):
 
     def action_search(self) -> None:
         self.add_class("-searching")
-        self.query_one("#board-search", Input).focus()
+        search = self.query_one("#board-search", Input)
+        search.disabled = False
+        search.focus()
+
+    def _hide_search(self) -> None:
+        self.remove_class("-searching")
+        self.query_one("#board-search", Input).disabled = True
 
     @on(Input.Changed, "#board-search")
     def _search_changed(self, event: Input.Changed) -> None:
@@ -855,7 +889,7 @@ class BoardScreen(MainScreen):
             self._search_timer.stop()
         self._apply_search()
         if not self.search:
-            self.remove_class("-searching")
+            self._hide_search()
         first = next(iter(self.query(Card)), None)
         if first is not None:
             self._focus_card(first)
@@ -873,14 +907,14 @@ class BoardScreen(MainScreen):
         self.state = None
         with search.prevent(Input.Changed):
             search.value = ""
-        self.remove_class("-searching")
+        if isinstance(self.focused, Input):
+            self.set_focus(None)
+        self._hide_search()
         if self.marked:
             self.marked.clear()
             for column in self._columns():
                 column.refresh_marks(set())
         self._update_filter_line()
-        if isinstance(self.focused, Input):
-            self.set_focus(None)
         if changed:
             self.reload()
         elif not isinstance(self.focused, Card):

@@ -170,7 +170,6 @@ class CalendarScreen(MainScreen):
     CalendarScreen.-week #calendar-week { display: block; }
     CalendarScreen.-list #calendar-list { display: block; }
     CalendarScreen.-list #calendar-day { display: none; }
-    CalendarScreen.-day #calendar-day { margin-top: 0; }
     CalendarScreen #calendar-list { height: 1fr; }
     """
 
@@ -192,6 +191,8 @@ class CalendarScreen(MainScreen):
         self.day = clock.today(None)
         self._day_count: int | None = None
         self._request: tuple[str, date, date, str, date] | None = None
+        self._list_index: int | None = None
+        """Where the list view's cursor goes once the list is counted."""
 
     def compose_body(self) -> ComposeResult:
         today = self.day
@@ -342,6 +343,7 @@ class CalendarScreen(MainScreen):
                 self._request = key
                 self._day_count = None
                 self.list_table.set_source(RangeSource(workspace, start, end, self.scope))
+            self.locate_day(workspace, start, self.day, self.scope)
             return
         key = (self.view, start, end, self.scope, self.day)
         if not force and key == self._request:
@@ -374,6 +376,37 @@ class CalendarScreen(MainScreen):
             return
         self.post_message(self.PeriodLoaded(data))
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="locate", name="calendar locate day")
+    def locate_day(self, workspace: Workspace, start: date, day: date, scope: str) -> None:
+        """The list view's row of the first activity on or after `day` (the cursor goes there)."""
+        from crm_tui.services.agenda import count_between
+        from crm_tui.services.errors import ValidationError
+
+        try:
+            index = 0 if day <= start else workspace.read(lambda s: count_between(
+                s, workspace.actor, start, day - timedelta(days=1), scope))
+        except ValidationError:
+            return  # the period load says so
+        self.post_message(self.DayLocated(day, index))
+
+    class DayLocated(Message):
+        def __init__(self, day: date, index: int) -> None:
+            super().__init__()
+            self.day = day
+            self.index = index
+
+    def on_calendar_screen_day_located(self, message: CalendarScreen.DayLocated) -> None:
+        if self.view != "list" or message.day != self.day:
+            return
+        self._list_index = message.index
+        self._place_list_cursor()
+
+    def _place_list_cursor(self) -> None:
+        table = self.list_table
+        if self._list_index is not None and table.row_count:
+            table.move_cursor(min(self._list_index, table.row_count - 1))
+            self._list_index = None
+
     def on_calendar_screen_period_loaded(self, message: CalendarScreen.PeriodLoaded) -> None:
         data = message.data
         if self._request is None or self._request[:4] != (data.view, data.start, data.end, data.scope):
@@ -390,6 +423,7 @@ class CalendarScreen(MainScreen):
     @on(VirtualTable.Counted, "#calendar-list")
     def _list_counted(self, message: VirtualTable.Counted) -> None:
         self._day_count = message.count
+        self._place_list_cursor()
         self._show_status()
 
     def _show_status(self) -> None:

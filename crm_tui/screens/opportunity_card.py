@@ -72,7 +72,7 @@ class OpportunityCardScreen(ReportsWorkerErrors, Screen[bool]):
         Binding("w", "won", "Won", id="opp_card.won"),
         Binding("l", "lost", "Lost", id="opp_card.lost"),
         Binding("o", "reopen", "Reopen", id="opp_card.reopen"),
-        Binding("a", "plan", "Plan activity", id="opp_card.plan"),
+        Binding("a", "plan", "Plan", id="opp_card.plan"),
         Binding("c,enter", "contact", "Contact", id="opp_card.contact"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="opp_card.reload"),
     ]
@@ -137,6 +137,19 @@ class OpportunityCardScreen(ReportsWorkerErrors, Screen[bool]):
     def action_reload(self) -> None:
         self.load()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer only what fits the status: won/lost while open, reopen once closed."""
+        if self.data is None:
+            return True
+        status = self.data.detail.status
+        if action == "won":
+            return status != "won"
+        if action == "lost":
+            return status != "lost"
+        if action == "reopen":
+            return status != "open"
+        return True
+
     def on_data_changed(self, message: DataChanged) -> None:
         """Somebody wrote to the database: show the card as it is now."""
         self.load()
@@ -196,15 +209,20 @@ class OpportunityCardScreen(ReportsWorkerErrors, Screen[bool]):
             f"History ({data.history_total}{more})"
         )
         self.query_one("#opp-history", Static).update(self._history(data.history))
+        self.refresh_bindings()
 
     @staticmethod
     def _fields(d: OpportunityDetail, today: date) -> Group:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column()
-        state = Text(d.state, style=state_colour(d.state))
-        if d.next_activity_due:
-            state.append(f" · next activity {relative(d.next_activity_due, today)}")
+        if d.status != "open":
+            state = Text("closed: activities no longer count", style="dim")
+        elif d.next_activity_due:
+            state = Text(f"{d.state} · next activity due {relative(d.next_activity_due, today)}",
+                         style=state_colour(d.state))
+        else:
+            state = Text("none planned", style=state_colour(d.state))
         in_stage = f"since {d.stage_entered_at:%Y-%m-%d}"
         if d.rotting:
             in_stage += " · rotting (longer than the stage's duration)"

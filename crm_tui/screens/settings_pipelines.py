@@ -157,6 +157,7 @@ class PipelineSettings(ReportsWorkerErrors, Vertical):
         self._cursor_key = None
         count = len(self.configs)
         self.query_one("#pipelines-title", Static).update(f"Pipelines ({count})")
+        self.refresh_bindings()
         if self.is_admin:
             note = ("Tab to the table · e/Enter edit · a add stage · N new pipeline · "
                     "d remove stage · K/J move stage up/down")
@@ -188,6 +189,12 @@ class PipelineSettings(ReportsWorkerErrors, Vertical):
                 if kind == "s" and stage.id == int(ident):
                     return pipeline, stage
         return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The editing keys are an admin's (hidden from the footer for everybody else)."""
+        if action in ("edit", "add_stage", "add_pipeline", "remove_stage", "move_stage"):
+            return self.is_admin
+        return True
 
     def _admin(self) -> bool:
         if not self.is_admin:

@@ -42,7 +42,7 @@ DELAY_FROM = (("the previous deadline", "previous_deadline"),
 NO_TYPE = -1
 """The next-type choice that means none."""
 
-COLUMNS = ("Type", "Category", "Assignee", "Reminder", "Chaining")
+COLUMNS = ("Type", "Category", "Assignee", "Remind", "Chaining")
 LABELS = {
     "name": "Name", "category": "Category", "default_assignee": "Assignee",
     "default_summary": "Summary", "default_note": "Note", "default_reminder_minutes": "Reminder",
@@ -52,10 +52,12 @@ LABELS = {
 
 
 def chaining_text(kind: ActivityTypeRow) -> str:
-    """ "suggest → Meeting, +3 days after deadline" or "none"."""
+    """ "suggest → Meeting +3d" (from the previous deadline), "trigger → Follow-up +1w (done)"
+    (from the completion date), or "none"."""
     if kind.chaining == "none" or not kind.next_type:
         return "none"
-    return f"{kind.chaining} → {kind.next_type}, {kind.delay_text}"
+    base = " (done)" if kind.delay_from == "completion_date" else ""
+    return f"{kind.chaining} → {kind.next_type} +{kind.delay_count}{kind.delay_unit[0]}{base}"
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ class ActivityTypesSettings(ReportsWorkerErrors, Vertical):
         table.clear()
         for kind in self.types:
             style = "" if kind.active else "dim strike"
-            reminder = "" if kind.default_reminder_minutes is None else f"{kind.default_reminder_minutes} min"
+            reminder = "" if kind.default_reminder_minutes is None else f"{kind.default_reminder_minutes}m"
             table.add_row(
                 *(Text(value, style=style) for value in (
                     kind.name, kind.category, kind.default_assignee or "", reminder,
@@ -249,6 +251,9 @@ class ActivityTypeForm(ReportsWorkerErrors, ModalScreen[str | None]):
     ActivityTypeForm .field-row .short {
         width: 6;
     }
+    ActivityTypeForm .field-row .after {
+        width: 7;
+    }
     ActivityTypeForm .field-row .hint {
         width: 1fr;
         color: $text-muted;
@@ -348,7 +353,7 @@ class ActivityTypeForm(ReportsWorkerErrors, ModalScreen[str | None]):
                     yield Select(DELAY_UNITS, value=kind.delay_unit if kind else "days",
                                  allow_blank=False, id="field-delay_unit", compact=True,
                                  classes="unit chained")
-                    yield Static(" after ", classes="short")
+                    yield Static(" after ", classes="after")
                     yield Select(DELAY_FROM, value=kind.delay_from if kind else "previous_deadline",
                                  allow_blank=False, id="field-delay_from", compact=True,
                                  classes="chained")

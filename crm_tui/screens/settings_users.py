@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from crm_tui.services.users import UserDetail
     from crm_tui.workspace import Workspace
 
-COLUMNS = ("Login", "Name", "E-mail", "Time zone", "Role", "Teams", "Active")
+COLUMNS = ("Login", "Name", "Role", "Teams", "Time zone", "Active", "E-mail")
+"""The e-mail last: the widest, and what matters least in a list at 80 columns."""
 
 SHARED_FILE_NOTE = (
     "On a shared SQLite file the OS login (or --user / CRM_USER) only says who you are: it is not "
@@ -122,21 +123,22 @@ class UsersSection(ReportsWorkerErrors, Vertical):
             style = "" if user.active else "dim strike"
             table.add_row(
                 *(Text(value, style=style) for value in (
-                    user.login, user.name, user.email, user.timezone or "(default)", user.role,
-                    ", ".join(user.teams), "yes" if user.active else "no",
+                    user.login, user.name, user.role, ", ".join(user.teams),
+                    user.timezone or "(default)", "yes" if user.active else "no", user.email,
                 )),
                 key=user.login,
             )
-        if current is not None:
-            index = next((i for i, u in enumerate(self.users) if u.login == current.login), 0)
-            table.move_cursor(row=index, animate=False)
+        workspace = self.workspace
+        keep = current.login if current is not None else workspace.actor.login if workspace else ""
+        index = next((i for i, u in enumerate(self.users) if u.login == keep), 0)
+        table.move_cursor(row=index, animate=False)
         self.query_one("#users-title", Static).update(f"Users ({len(self.users)})")
         self.query_one("#users-note", Static).update(self._note())
         self.refresh_bindings()
 
     def _note(self) -> str:
         if self.is_admin:
-            return "a adds a user · e or enter edits the highlighted one."
+            return "Tab to the table · a adds a user · e or enter edits the highlighted one."
         admins = [u.login for u in self.users if u.role == "admin" and u.active]
         who = ", ".join(admins[:3]) or "an admin"
         return (f"Read-only: only an admin ({who}) adds users or changes roles and teams. "

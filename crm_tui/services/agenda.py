@@ -15,7 +15,16 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, case, func, or_, true
 from sqlmodel import Session, col, select
 
-from crm_tui.models import Activity, ActivityType, Contact, Opportunity, Stage, Team, TeamMember, User
+from crm_tui.models import (
+    Activity,
+    ActivityType,
+    Contact,
+    Opportunity,
+    Stage,
+    Team,
+    TeamMember,
+    User,
+)
 from crm_tui.services.board import CENT, cents_sum, from_cents
 from crm_tui.services.errors import ValidationError
 from crm_tui.services.identity import Actor

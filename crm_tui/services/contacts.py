@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from crm_tui import clock
 from crm_tui.config import Settings, get_settings
 from crm_tui.models import CONTACT_KINDS, CONTACT_STATUSES, Contact, Team, User
-from crm_tui.services import history, validation
+from crm_tui.services import history, validation, windows
 from crm_tui.services.dates import add_months, parse_optional_date
 from crm_tui.services.duplicates import duplicate_keys
 from crm_tui.services.errors import ConflictError, FieldConflict, NotFound, ValidationError
@@ -45,6 +45,8 @@ SORTS = {
     "number": (Contact.customer_number,),
     "due": (Contact.next_activity_due,),
 }
+NULLABLE_SORTS = frozenset({"number", "due"})
+"""Sorts whose column may be NULL (SQLite lists those rows first ascending, last descending)."""
 _TEXT_LIMITS = {
     "name": 200, "first_name": 100, "company": 200, "street": 200, "city": 100, "region": 100,
     "country": 100, "source": 100, "customer_number": 50,
@@ -143,12 +145,23 @@ def list_contacts(
     offset: int = 0,
     limit: int = 60,
 ) -> list[ContactRow]:
-    """One window of the filtered, sorted list (never the whole table)."""
+    """One window of the filtered, sorted list (never the whole table).
+
+    The window's ids come from the sort index alone (`windows.window_ids`: a keyset seek for a
+    deep offset), then its rows are read by id: rows skipped over are never read.
+    """
     filt = filt or Filter()
     if sort not in SORTS:
         raise ValidationError("sort", f"{sort!r} is not one of {', '.join(SORTS)}")
-    order = [col(c).desc() if descending else col(c).asc() for c in SORTS[sort]]
-    order.append(col(Contact.id).desc() if descending else col(Contact.id).asc())
+    spec = windows.SortSpec(
+        (*SORTS[sort], Contact.id), descending, nullable=sort in NULLABLE_SORTS
+    )
+    list_key = ("contacts", repr(filt), actor.id, actor.team_ids, actor.today(), sort, descending)
+    ids = windows.window_ids(
+        session, Contact, contact_conditions(session, actor, filt), spec, offset, limit, list_key
+    )
+    if not ids:
+        return []
     statement = (
         select(
             Contact.id, Contact.kind, Contact.name, Contact.first_name, Contact.company,
@@ -157,19 +170,17 @@ def list_contacts(
         )
         .outerjoin(_Assignee, col(_Assignee.id) == col(Contact.assigned_user_id))
         .outerjoin(_Team, col(_Team.id) == col(Contact.assigned_team_id))
-        .where(*contact_conditions(session, actor, filt))
-        .order_by(*order)
-        .offset(max(offset, 0))
-        .limit(max(limit, 0))
+        .where(col(Contact.id).in_(ids))
     )
     today = actor.today()
+    rows = {r[0]: r for r in session.exec(statement).all()}
     return [
         ContactRow(
             id=r[0], kind=r[1], name=r[2], first_name=r[3], company=r[4], status=r[5], city=r[6],
             phone=r[7], email=r[8], assigned_to=_assigned_label(r[9], r[10]),
             state=state_of_due(r[11], today).value, customer_number=r[12],
         )
-        for r in session.exec(statement).all()
+        for r in (rows[i] for i in ids if i in rows)
     ]
 
 

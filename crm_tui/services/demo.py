@@ -4,15 +4,17 @@ Owns the demo sales team (users, teams "Nord" and "Süd") and the generation of 
 opportunities, activities and a modest audit trail from the vocabulary in `data/demo_names.toml`
 and `data/demo_texts.toml`. The same seed and the same `CRM_NOW` give the same rows.
 
-Speed is a requirement (a million contacts, three million activities in well under three minutes
-on two cores), so rows are plain tuples of the values SQLite stores (ISO date strings, amounts as
-decimal strings), made from precomputed pieces with one `random.Random`, and stored by one of two
-writers: SQLite gets raw `executemany` in one transaction on a connection of our own, with the
-secondary indexes, the full-text triggers and the change-counter triggers set aside during the
-load; PostgreSQL gets SQLAlchemy Core `insert()` executemany. Big runs make the rows in a second
-process while this one writes. The derived columns (search key, phone digits, duplicate keys,
-`next_activity_due`) equal what `contacts.derived_values` and `activities.touch_records` compute;
-the tests compare them row by row.
+Speed is a requirement (a million contacts and three million activities in well under three
+minutes on two cores), so rows are plain tuples of the values SQLite stores (ISO date strings,
+amounts as decimal strings), made from precomputed pieces with one `random.Random`, and stored by
+one of two writers: SQLite gets raw `executemany` in one transaction on a connection of our own,
+with the secondary indexes, the full-text triggers and the change-counter triggers set aside
+during the load (see `_SqliteWriter`); PostgreSQL gets SQLAlchemy Core `insert()` executemany.
+Big runs make the rows in a second process while this one writes them.
+
+The derived columns (search key, phone digits, duplicate keys, `next_activity_due`, reminder
+times) equal what `contacts.derived_values`, `activities.touch_records` and
+`activities.compute_remind_at` compute; the tests compare them row by row.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
+import os
 import pickle
 import re
 import sqlite3
+import threading
 import traceback
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
@@ -69,8 +73,11 @@ FUTURE_DAYS = 400
 ACTIVITY_SHAPES = 8192
 """Pre-drawn combinations of an activity's type, text, time, reminder and priority."""
 
-ProgressCallback = Callable[[str, int, int], None]
-"""`progress(phase, done, total)`: "contacts" (done of total contacts), then "indexes" (0/1, 1/1)."""
+Progress = Callable[[int, int], None]
+"""`progress(done, total)`: called as a long operation advances (for a progress bar)."""
+INDEX_SHARE = 2 / 3
+"""The final index build takes about two thirds of the time the rows took: the share of the
+progress bar it gets (the bar waits there until the end)."""
 
 CONTACT_COLUMNS = (
     "id", "kind", "name", "first_name", "company", "email", "phone", "mobile", "phone_digits",
@@ -1175,6 +1182,7 @@ class _SqliteWriter:
         self._fts_columns = ""
         self._fts_automerge = FTS_DEFAULT_AUTOMERGE
         self._left_wal_mode = False
+        self._syncing: threading.Thread | None = None
         self._inserts = {
             table: f"INSERT INTO {table} ({', '.join(columns)}) "
             f"VALUES ({', '.join('?' * len(columns))})"
@@ -1225,6 +1233,8 @@ class _SqliteWriter:
         for table, rows in chunk.rows():
             if rows:
                 self._connection.executemany(self._inserts[table], rows)
+        if self._left_wal_mode:
+            self._start_background_sync()
         if self._fts_columns and chunk.contacts:
             # What the insert trigger would have done, in one statement per chunk.
             columns = self._fts_columns
@@ -1257,12 +1267,16 @@ class _SqliteWriter:
         run("PRAGMA synchronous = FULL")
         run("PRAGMA foreign_keys = ON")
         if self._left_wal_mode:
+            # Make the load durable (most of it was synced in the background), then WAL again.
+            self._wait_for_background_sync()
+            _sync_file(self._db.path)
             self._return_to_wal_mode()
         else:
-            # Sync the data into the main file and shrink the write-ahead log the load inflated.
+            # Copy (and sync) the data into the main file; shrink the log the load inflated.
             run("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
+        self._wait_for_background_sync()
         try:
             if self._connection.in_transaction:
                 self._connection.execute("ROLLBACK")
@@ -1270,6 +1284,23 @@ class _SqliteWriter:
                 self._return_to_wal_mode()
         finally:
             self._connection.close()
+
+    def _start_background_sync(self) -> None:
+        """Sync what the load wrote so far, beside the load: the final sync then has little left.
+
+        In rollback-journal mode the pages that do not fit the cache go straight to the file,
+        unsynced; syncing two gigabytes at the end alone would take as long as the index builds.
+        """
+        if self._syncing is None or not self._syncing.is_alive():
+            self._syncing = threading.Thread(
+                target=_sync_file, args=(self._db.path,), name="crm-demo-sync", daemon=True
+            )
+            self._syncing.start()
+
+    def _wait_for_background_sync(self) -> None:
+        if self._syncing is not None:
+            self._syncing.join()
+            self._syncing = None
 
     def _set_fts_automerge(self, value: int) -> None:
         self._connection.execute(
@@ -1301,6 +1332,11 @@ class _SqliteWriter:
             log.warning(
                 "demo: %s stays in rollback-journal mode until it is opened next", self._db.path
             )
+
+
+def _sync_file(path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
 
 
 def _converter(column) -> Callable[[object], object] | None:
@@ -1399,14 +1435,14 @@ def generate_demo(
     contacts: int,
     seed: int = 1,
     acting_login: str | None = None,
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
 ) -> DemoSummary:
     """Add the demo sales team and `contacts` generated contacts, with about 0.3 opportunities
     and 3 activities each, to a migrated database. Dates are relative to `clock.now()`.
 
     `acting_login` (whoever runs `crm demo`) becomes an admin if not a user yet, and gets a
-    share of the contacts. `progress(phase, done, total)` is called after each chunk
-    ("contacts") and around the final index build ("indexes").
+    share of the contacts. `progress(done, total)` counts contacts written, then jumps to
+    `total` when the indexes are built.
     """
     if isinstance(contacts, bool) or not isinstance(contacts, int):
         raise ValidationError("contacts", f"{contacts!r} is not a whole number")
@@ -1427,6 +1463,7 @@ def generate_demo(
 
     writer = _SqliteWriter(db) if db.is_sqlite and db.path is not None else _CoreWriter(db)
     history = written = 0
+    steps = contacts + int(contacts * INDEX_SHARE)
     totals: _Totals | None = None
     chunks: Generator[_Chunk | _Totals] | None = None
     try:
@@ -1441,14 +1478,12 @@ def generate_demo(
             history += len(item.history)
             written += len(item.contacts)
             if progress:
-                progress("contacts", written, contacts)
+                progress(written, steps)
         if totals is None:
             raise DemoError("demo: the row generator ended early")
-        if progress:
-            progress("indexes", 0, 1)
         writer.finish(setup.sequence_id, totals.customer_counter)
         if progress:
-            progress("indexes", 1, 1)
+            progress(steps, steps)
     finally:
         if chunks is not None:
             chunks.close()  # stops the second process if the writing failed

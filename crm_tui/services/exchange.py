@@ -204,78 +204,20 @@ def write_json(records: Iterable[Mapping[str, object]], out: TextIO) -> int:
     return count
 
 
-# -- vCard 4.0 (RFC 6350) ----------------------------------------------------------------------
-
-
-def _vcard_escape(value: object) -> str:
-    text = text_value(value)
-    return (text.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
-            .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n"))
-
-
-def _fold(line: str) -> str:
-    """Lines longer than 75 octets continue on the next line after a space (RFC 6350 3.2)."""
-    data = line.encode("utf-8")
-    if len(data) <= 75:
-        return line + "\r\n"
-    parts = []
-    current = ""
-    size = 0
-    limit = 75
-    for ch in line:
-        width = len(ch.encode("utf-8"))
-        if size + width > limit:
-            parts.append(current)
-            current, size, limit = "", 0, 74  # continuation lines start with a space
-        current += ch
-        size += width
-    parts.append(current)
-    return "\r\n ".join(parts) + "\r\n"
+# -- vCard 4.0 (RFC 6350): written by crm_tui.services.vcard ----------------------------------
 
 
 def vcard(record: Mapping[str, object]) -> str:
-    """One contact as a vCard 4.0."""
-    company = record.get("kind") == "company"
-    name, first = text_value(record.get("name")), text_value(record.get("first_name"))
-    display = name if company or not first else f"{first} {name}"
-    lines = ["BEGIN:VCARD", "VERSION:4.0"]
-    if record.get("id") is not None:
-        lines.append(f"UID:urn:x-crm-tui:contact:{record['id']}")
-    lines.append(f"KIND:{'org' if company else 'individual'}")
-    lines.append(f"FN:{_vcard_escape(display)}")
-    if company:
-        lines.append("N:;;;;")
-        lines.append(f"ORG:{_vcard_escape(name)}")
-    else:
-        lines.append(f"N:{_vcard_escape(name)};{_vcard_escape(first)};;;")
-        if record.get("company"):
-            lines.append(f"ORG:{_vcard_escape(record['company'])}")
-    if record.get("email"):
-        lines.append(f"EMAIL;TYPE=work:{_vcard_escape(record['email'])}")
-    if record.get("phone"):
-        lines.append(f"TEL;VALUE=text;TYPE=work,voice:{_vcard_escape(record['phone'])}")
-    if record.get("mobile"):
-        lines.append(f"TEL;VALUE=text;TYPE=cell:{_vcard_escape(record['mobile'])}")
-    address = [record.get(k) for k in ("street", "city", "region", "postal_code", "country")]
-    if any(address):
-        street, city, region, postal, country = (_vcard_escape(v) for v in address)
-        lines.append(f"ADR;TYPE=work:;;{street};{city};{region};{postal};{country}")
-    if record.get("description"):
-        lines.append(f"NOTE:{_vcard_escape(record['description'])}")
-    if record.get("customer_number"):
-        lines.append(f"X-CRM-CUSTOMER-NUMBER:{_vcard_escape(record['customer_number'])}")
-    if record.get("status"):
-        lines.append(f"X-CRM-STATUS:{_vcard_escape(record['status'])}")
-    lines.append("END:VCARD")
-    return "".join(_fold(line) for line in lines)
+    """One contact as a vCard 4.0 (`vcard.vcard`)."""
+    from crm_tui.services.vcard import vcard as one_card
+
+    return one_card(record)
 
 
 def write_vcf(records: Iterable[Mapping[str, object]], out: TextIO) -> int:
-    count = 0
-    for record in records:
-        out.write(vcard(record))
-        count += 1
-    return count
+    from crm_tui.services.vcard import write_vcf as write_cards
+
+    return write_cards(records, out)
 
 
 WRITERS = {"csv": write_csv, "json": write_json, "vcf": write_vcf}

@@ -213,12 +213,15 @@ def enqueue(session: Session, mails: Sequence[NewMail], sender: str) -> list[Que
                 "created_at": now,
                 "sent_at": None,
             })
+        # One statement executed for many parameter sets (SQLAlchemy's "insertmanyvalues"): it
+        # is compiled once and cached, where `.values(list)` compiled anew every time (80 ms
+        # for 100 mails). Rows left out by ON CONFLICT return nothing; the keys tell which.
         statement = (
-            _insert(session, OutboxMail).values(values)
+            _insert(session, OutboxMail)
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
             .returning(OutboxMail.__table__.c.id, OutboxMail.__table__.c.dedupe_key)
         )
-        for row_id, key in session.execute(statement).all():
+        for row_id, key in session.execute(statement, values).all():
             added[key] = row_id
     return [
         QueuedMail(added[m.dedupe_key[:200]], m.dedupe_key, m.kind, m.to, _one_line(m.subject, 300),

@@ -5,11 +5,15 @@ Given lock info, not a query: anything with `locked_by` (a login, or None when n
 `locked_until` (`services.locks.LockInfo`, `services.contacts.ContactDetail`). Hidden when the
 contact is not locked.
 
-Mounting it on a card (three lines and a binding):
+Mounting it on a card:
 
-    BINDINGS = [..., LockBanner.release_binding("card.release_lock")]
     yield LockBanner(contact_id, id="card-lock")            # in compose, above the master data
     self.query_one(LockBanner).show(contact)                 # whenever the contact is (re)loaded
+                                                             # (or .show_lock(login, until))
+
+and, to release from the banner (a card may instead release through its own confirm dialog):
+
+    BINDINGS = [..., LockBanner.release_binding("card.release_lock")]
     def action_release_lock(self): self.query_one(LockBanner).release()
 
 `LockBanner.Released` bubbles up once the lock is gone: reload the card on it.
@@ -28,8 +32,8 @@ from textual.widgets import Static
 
 from crm_tui.widgets.worker_errors import ReportsWorkerErrors
 
-RELEASE_KEY = "U"
-"""Shift+u: release the lock (managers and admins)."""
+RELEASE_KEY = "u"
+"""Releases the lock (managers and admins): the key the banner names (the contact card's)."""
 
 
 class HasLock(Protocol):
@@ -69,7 +73,7 @@ class LockBanner(ReportsWorkerErrors, Static):
         """The binding a card adds for `action_release_lock` (its id is the card's to choose)."""
         return Binding(RELEASE_KEY, "release_lock", "Release lock", id=binding_id)
 
-    def __init__(self, contact_id: int, *, id: str | None = None,
+    def __init__(self, contact_id: int | None = None, *, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__("", id=id, classes=classes, markup=False)
         self.contact_id = contact_id
@@ -89,6 +93,12 @@ class LockBanner(ReportsWorkerErrors, Static):
         self.set_class(self.locked, "-locked")
         self.update(self.banner_text())
 
+    def show_lock(self, locked_by: str | None, locked_until: datetime | None, *,
+                  can_release: bool | None = None) -> None:
+        """`show()` with the two values instead of an object."""
+        self.locked_by, self.locked_until = locked_by, locked_until
+        self.show(self, can_release=can_release)
+
     @property
     def locked(self) -> bool:
         return self.locked_by is not None
@@ -96,14 +106,20 @@ class LockBanner(ReportsWorkerErrors, Static):
     def banner_text(self) -> Text:
         if not self.locked:
             return Text("")
+        workspace = getattr(self.app, "workspace", None)
+        mine = workspace is not None and workspace.actor.login == self.locked_by
+        until = f" until {self.locked_until:%Y-%m-%d}" if self.locked_until is not None else ""
         text = Text(no_wrap=False)
-        text.append(f"Locked by {self.locked_by}", style="bold")
-        if self.locked_until is not None:
-            text.append(f" until {self.locked_until:%Y-%m-%d}", style="bold")
-        if self.can_release:
-            text.append(f"   {RELEASE_KEY} releases the lock", style="dim")
+        if mine:
+            text.append(f"Locked to you{until}", style="bold")
+            text.append(" — other reps may not take it over or plan activities on it", style="dim")
         else:
-            text.append("   only they, a manager or an admin may change it", style="dim")
+            text.append(f"Locked by {self.locked_by}{until}", style="bold")
+            if not self.can_release:
+                text.append(" — only they or a manager may change it or plan activities on it",
+                            style="dim")
+        if self.can_release:
+            text.append(f" — {RELEASE_KEY} releases the lock", style="dim")
         return text
 
     def release(self) -> None:
@@ -111,18 +127,18 @@ class LockBanner(ReportsWorkerErrors, Static):
         workspace = getattr(self.app, "workspace", None)
         if workspace is None:
             return
-        if not self.locked:
+        if not self.locked or self.contact_id is None:
             self.notify("This contact is not locked.")
             return
-        self._release(workspace)
+        self._release(workspace, self.contact_id)
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="release lock")
-    def _release(self, workspace) -> None:
+    def _release(self, workspace, contact_id: int) -> None:
         from crm_tui.services.errors import ServiceError
         from crm_tui.services.locks import release_lock
 
         try:
-            before = workspace.write(lambda s: release_lock(s, workspace.actor, self.contact_id))
+            before = workspace.write(lambda s: release_lock(s, workspace.actor, contact_id))
         except ServiceError as error:
             self.app.call_from_thread(self.notify, str(error), severity="error", title="Not released")
             return

@@ -13,6 +13,7 @@ SECTIONS = (
     ("activities", "Activities", "app.activities"),
     ("calendar", "Calendar", "app.calendar"),
     ("settings", "Settings", "app.settings"),
+    ("reports", "Reports", "app.reports"),
 )
 
 
@@ -46,21 +47,33 @@ class NavBar(Widget):
                 keys[binding.id] = self.app.get_key_display(binding)
         return keys
 
-    def render(self) -> Content:
-        keys = self._keys()
+    def _tabs(self, keys: dict[str, str], tight: bool) -> list[Content]:
+        """The name and a tab per section (`tight`: one space less after each other tab)."""
         parts: list[Content] = [Content.from_markup("[b] crm [/b]")]
         for mode, label, binding_id in SECTIONS:
             key = keys.get(binding_id, "")
             text = f" {key} {label} " if key else f" {label} "
+            if tight and mode != self.current:
+                text = text[:-1]
             style = "reverse bold" if mode == self.current else ""
             action = f"app.show('{mode}')"
             parts.append(Content.styled(text, f"{style} @click={action}".strip()))
-        left = Content("").join(parts)
+        if tight or sum(part.cell_length for part in parts) > self.size.width:
+            parts = parts[1:]  # six tabs fill 80 columns: the name goes first
+        return parts
+
+    def render(self) -> Content:
+        keys = self._keys()
+        counts = getattr(self.app, "status_counts", "")
+        left = Content("").join(self._tabs(keys, tight=False))
+        if counts and not _status_counts(counts, self.size.width - left.cell_length - 1):
+            left = Content("").join(self._tabs(keys, tight=True))  # room for the counts
         workspace = getattr(self.app, "workspace", None)
         who = f"{workspace.actor.login} " if workspace is not None else ""
         room = self.size.width - left.cell_length
-        right = _status_counts(getattr(self.app, "status_counts", ""), room - cell_len(who) - 1)
-        if who and room > right.cell_length + cell_len(who):
+        # the counts before the login: the login goes first when there is no room for both
+        right = _status_counts(counts, room - 1)
+        if who and room > right.cell_length + cell_len(who) + 1:
             right = right + Content.styled(" " + who, "dim")
         else:
             right = right + Content(" ")

@@ -118,8 +118,10 @@ class WeekGrid(Widget, can_focus=True):
                 style += " reverse"
             label = f"{day:%a} {day.day}"
             count = len(self.items.get(day, ()))
-            if count and width >= len(label) + 4:
+            if count and len(f"{label} ({count})") <= width - 1:
                 label += f" ({count})"
+            elif count and len(f"{label}·{count}") <= width - 1:
+                label += f"·{count}"
             text.append(label[: width - 1].ljust(width - 1), style=style)
             text.append(" ")
         for line in range(ITEM_LINES):

@@ -291,6 +291,18 @@ def test_bad_counts_are_refused_and_nothing_is_written(tmp_path, contacts):
     db.dispose()
 
 
+def test_progress_counts_up_to_the_total(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "CHUNK_CONTACTS", 100)
+    db = _new_db(tmp_path / "x.sqlite3")
+    calls: list[tuple[int, int]] = []
+    generate_demo(db, 250, progress=lambda done, total: calls.append((done, total)))
+
+    totals = {total for _done, total in calls}
+    assert len(totals) == 1 and calls[-1] == (totals.pop(),) * 2
+    assert [done for done, _total in calls[:3]] == [100, 200, 250]
+    db.dispose()
+
+
 def test_zero_contacts_still_sets_up_the_team(tmp_path):
     db = _new_db(tmp_path / "x.sqlite3")
     summary = generate_demo(db, 0, acting_login="tester")

@@ -159,7 +159,10 @@ class FormErrors:
         label.add_class("-shown")
         label.scroll_visible()
         if self.query(f"#field-{field}"):  # type: ignore[attr-defined]
-            self.query_one(f"#field-{field}").focus()  # type: ignore[attr-defined]
+            widget = self.query_one(f"#field-{field}")  # type: ignore[attr-defined]
+            widget.focus()
+            if isinstance(widget, Input):
+                widget.select_all()  # typing replaces what was refused
 
 
 def field_row(name: str, widget: Any, label: str | None = None) -> ComposeResult:
@@ -226,10 +229,13 @@ class ActivityForm(FormErrors, ReportsWorkerErrors, ModalScreen[int | None]):
         self.contact_id = draft.contact_id if draft is not None else contact_id
         self.opportunity_id = draft.opportunity_id if draft is not None else opportunity_id
         self.draft = draft
-        self.log = log
+        self.log_done = log
+        """Log an activity that happened (saved as done) rather than plan one."""
         self.due = due
         self.complete = complete
         self.data: FormData | None = None
+        self._pickable = self.contact_id is None
+        """Opened without a contact (the calendar): the rep picks it, and may pick another."""
         self._type_id: int | None = None
         self._defaults: dict[str, str] = {}
         """What the current type filled in, field by field (a field still equal to it is
@@ -241,13 +247,13 @@ class ActivityForm(FormErrors, ReportsWorkerErrors, ModalScreen[int | None]):
     def _title(self) -> str:
         if self.complete is not None:
             return "Done & plan next"
-        return "Log activity (saved as done)" if self.log else "Plan activity"
+        return "Log activity (saved as done)" if self.log_done else "Plan activity"
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text.assemble((self._title(), "bold"), ("   ctrl+s save · esc cancel", "dim")),
                          classes="form-title", id="form-title")
-            yield Static("loading…", classes="form-subtitle", id="form-subtitle", markup=False)
+            yield Static("loading…", classes="form-subtitle", id="form-subtitle")
             yield Static(id="error-contact_id", classes="field-error", markup=False)
             with VerticalScroll():
                 if self.complete is not None:
@@ -288,7 +294,7 @@ class ActivityForm(FormErrors, ReportsWorkerErrors, ModalScreen[int | None]):
                 yield Static(id="error-reminder_minutes", classes="field-error", markup=False)
                 yield from field_row("place", Input(id="field-place", compact=True))
                 yield from field_row("goal", Input(id="field-goal", compact=True))
-                if self.log:
+                if self.log_done:
                     yield from field_row("feedback", Input(
                         id="field-feedback", compact=True, placeholder="how it went"))
                 yield Static(id="error-form", classes="field-error", markup=False)
@@ -318,7 +324,7 @@ class ActivityForm(FormErrors, ReportsWorkerErrors, ModalScreen[int | None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "pick_contact":
-            return self.draft is None and self.complete is None and self.opportunity_id is None
+            return self._pickable
         return True
 
     # -- loading -----------------------------------------------------------------------------
@@ -358,8 +364,7 @@ class ActivityForm(FormErrors, ReportsWorkerErrors, ModalScreen[int | None]):
 
     def on_activity_form_loaded(self, message: ActivityForm.Loaded) -> None:
         data = self.data = message.data
-        subtitle = data.contact + (f" · {data.opportunity}" if data.opportunity else "")
-        self.query_one("#form-subtitle", Static).update(subtitle)
+        self._show_subtitle(data.contact + (f" · {data.opportunity}" if data.opportunity else ""))
         self.query_one("#field-assigned_to", Input).suggester = SuggestFromList(
             data.assignees, case_sensitive=False)
         select = self.query_one("#field-type", Select)
@@ -450,8 +455,14 @@ class ActivityForm(FormErrors, ReportsWorkerErrors, ModalScreen[int | None]):
             return
         self.contact_id = picked.id
         self.opportunity_id = None
-        self.query_one("#form-subtitle", Static).update(picked.label)
+        self._show_subtitle(picked.label)
         self.load(picked.id, None)
+
+    def _show_subtitle(self, text: str) -> None:
+        line = Text(text, no_wrap=True, overflow="ellipsis")
+        if self.check_action("pick_contact", ()):
+            line.append("   ctrl+o another contact", style="dim")
+        self.query_one("#form-subtitle", Static).update(line)
 
     # -- saving ------------------------------------------------------------------------------
 
@@ -472,7 +483,7 @@ class ActivityForm(FormErrors, ReportsWorkerErrors, ModalScreen[int | None]):
         }
         for name in TEXT_FIELDS:
             values[name] = self._input(name)
-        if self.log:
+        if self.log_done:
             values["feedback"] = self._input("feedback")
         return values
 
@@ -528,7 +539,7 @@ class ActivityForm(FormErrors, ReportsWorkerErrors, ModalScreen[int | None]):
                                      previous_id=complete.activity_id).id
             if draft is not None:
                 return plan_from_draft(session, actor, draft, values, settings=settings).id
-            return plan_activity(session, actor, values, settings=settings, done=self.log).id
+            return plan_activity(session, actor, values, settings=settings, done=self.log_done).id
 
         try:
             activity_id = workspace.write(write)
@@ -628,7 +639,8 @@ class ContactPicker(ReportsWorkerErrors, ModalScreen[PickedContact | None]):
             self.post_message(self.Found(query, [], str(error)))
             return
         picked = [
-            PickedContact(r.id, " · ".join(p for p in (r.display_name, r.company, r.city) if p))
+            PickedContact(r.id, " · ".join(
+                p for p in (r.display_name, r.company if r.company != r.name else "", r.city) if p))
             for r in rows
         ]
         self.post_message(self.Found(query, picked))
@@ -639,7 +651,7 @@ class ContactPicker(ReportsWorkerErrors, ModalScreen[PickedContact | None]):
         self.rows = message.rows
         results = self.query_one("#picker-results", OptionList)
         results.clear_options()
-        results.add_options([Option(Text(row.label), id=str(row.id)) for row in self.rows])
+        results.add_options([Option(Text(row.label, no_wrap=True, overflow="ellipsis"), id=str(row.id)) for row in self.rows])
         status = message.error or ("no contact found" if not self.rows else
                                    "enter takes the first" if len(self.rows) < self.LIMIT
                                    else f"the first {self.LIMIT}; type more to narrow")

@@ -215,7 +215,7 @@ class ConflictDialog(ModalScreen[ConflictResolution | None]):
                          id="conflict-title", markup=False)
             yield Static(self._help_text(), id="conflict-help", markup=False)
             header = _grid()
-            header.add_row("Field", "When you opened it", "Saved meanwhile", "Yours", "Keep")
+            header.add_row("Field", "When opened", "Saved meanwhile", "Yours", "Keep")
             yield Static(header, id="conflict-header")
             with VerticalScroll(id="conflict-rows", can_focus=False):
                 for index, row in enumerate(self.rows):
@@ -251,15 +251,14 @@ class ConflictDialog(ModalScreen[ConflictResolution | None]):
 
     def _show_detail(self, row_widget: ChoiceRow) -> None:
         row = row_widget.row
-        text = Text()
-        text.append(f"{row_widget.label}\n", style="bold")
+        lines = [Text(row_widget.label, style="bold")]
         for name, value in (("when you opened it", row.base), ("saved meanwhile", row.theirs),
                             ("yours", row.mine)):
-            text.append(f"  {name}: ", style="dim")
-            text.append(f"{shown_value(value)}\n")
+            lines.append(Text.assemble((f"  {name}: ", "dim"), shown_value(value)))
         if not row.needs_choice:
             side = "you" if row.default == MINE else "the other session"
-            text.append(f"  only {side} changed it", style="dim italic")
+            lines.append(Text(f"  only {side} changed it", style="dim italic"))
+        text = Text("\n").join(lines)
         self.query_one("#conflict-detail", Static).update(text)
 
     def on_descendant_focus(self, event) -> None:

@@ -30,8 +30,8 @@ from crm_tui.screens.modals.activity_form import (
 from crm_tui.widgets.worker_errors import ReportsWorkerErrors
 
 if TYPE_CHECKING:
-    from crm_tui.services.activities import TriageResult
-    from crm_tui.services.chaining import DoneResult
+    from crm_tui.services.activities import TriageResult  # noqa: F401 - in a string annotation
+    from crm_tui.services.chaining import DoneResult  # noqa: F401 - in a string annotation
     from crm_tui.workspace import Workspace
 
 

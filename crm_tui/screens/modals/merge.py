@@ -115,7 +115,7 @@ class MergeDialog(ReportsWorkerErrors, ModalScreen["MergeResult | None"]):
             yield Static(f"Merge {len(self.cards)} opportunities: which one survives?",
                          id="merge-title", markup=False)
             yield OptionList(*(Option(self._label(c), id=str(c.id)) for c in self.cards),
-                             id="merge-survivor")
+                             id="merge-survivor", compact=True)
             yield Static(
                 "Warning: they belong to different contacts. The survivor keeps its contact; "
                 "the others' activities move to it anyway.",

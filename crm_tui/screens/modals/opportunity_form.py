@@ -363,6 +363,13 @@ class OpportunityForm(ReportsWorkerErrors, ModalScreen[int | None]):
         else:
             chosen.update("no contact chosen yet")
 
+    @on(Input.Changed)
+    def _field_typed(self, event: Input.Changed) -> None:
+        """A field's error goes away once the rep changes the field."""
+        name = (event.input.id or "").removeprefix("field-")
+        if name in FIELDS and name != "contact":
+            self.query_one(f"#error-{name}", Static).remove_class("-shown")
+
     @on(Input.Changed, "#field-contact")
     def _contact_typed(self, event: Input.Changed) -> None:
         if self._search_timer is not None:

@@ -91,8 +91,8 @@ class RescheduleForm(FormErrors, ReportsWorkerErrors, ModalScreen[Rescheduled | 
             yield Static(Text.assemble((f"Reschedule {self.label}", "bold"),
                                        ("   enter save · esc cancel", "dim")),
                          classes="form-title", markup=False)
-            yield Static("+1d +1w +1m move each by that · or a date: tomorrow, mon, 1.12., "
-                         "2026-12-01", classes="form-subtitle")
+            yield Static("+3d +1w +1m shift each · or a date: tomorrow, mon, 1.12., 2026-12-01",
+                         classes="form-subtitle")
             with Horizontal(classes="field-row", id="row-when"):
                 yield Label("To")
                 yield Input(self.initial, id="field-when", compact=True)
@@ -125,7 +125,7 @@ class RescheduleForm(FormErrors, ReportsWorkerErrors, ModalScreen[Rescheduled | 
                 if self.current_due is not None:
                     hint = f"→ {shift(self.current_due, count, unit):%a %d %b %Y}"
                 else:
-                    hint = f"each {count:+d} {unit}"
+                    hint = f"each {count:+d} {unit if abs(count) != 1 else unit[:-1]}"
             elif due:
                 hint = f"→ {parse_date(due, self.workspace.actor.today()):%a %d %b %Y}"
         except ValidationError:
@@ -139,6 +139,15 @@ class RescheduleForm(FormErrors, ReportsWorkerErrors, ModalScreen[Rescheduled | 
         if not due and not by:
             self.show_error("when", "type a date or a shift such as +1w")
             return
+        if due:
+            from crm_tui.services.dates import parse_date
+            from crm_tui.services.errors import ValidationError
+
+            try:  # the date itself, so that `.` repeats it as the same day
+                due = parse_date(due, self.workspace.actor.today()).isoformat()
+            except ValidationError as error:
+                self.show_error("when", error.message)
+                return
         self._saving = True
         self.clear_errors()
         self.save(due, by)

@@ -1,0 +1,132 @@
+"""Keystroke to repaint in the contact list, and the peak memory of browsing and searching.
+
+    python child_pilot.py DB LOGIN OUTPUT.json
+
+Runs the real app (`CrmApp`) under Pilot at 120x40 on DB and, once the list shows its rows:
+
+- scrolling: down, page down, end, page up, home ... (each key timed on its own);
+- search-as-you-type: `/`, then each term typed a character at a time; the keystrokes that
+  leave 2 to 6 characters in the field are timed; escape clears the field between terms.
+
+A keystroke is timed from posting its key event to the app until the rows it asks for are in
+the table and the screen has been brought up to date (the compositor's render of the changed
+lines, which is what the terminal is sent). Keys are posted straight to the app's driver rather
+than through `pilot.press`, which sleeps 2 x 20 ms per key waiting for the process to look idle.
+The search field's debounce (`SEARCH_DELAY`, 150 ms of quiet typing) is set to 0: the figure is
+the work a search costs, not the deliberate wait.
+
+Writes {"scroll": [s, ...], "search": [s, ...], "peak_rss_mb": n, ...} to OUTPUT.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import time
+import unicodedata
+
+SIZE = (120, 40)
+SCROLL_KEYS = (
+    ["down"] * 8 + ["pagedown"] * 8 + ["end"] + ["up"] * 3 + ["pageup"] * 4 + ["home"]
+    + ["pagedown"] * 4 + ["end", "home"]
+)
+SEARCH_TERMS = ("müller", "schmid", "kowals", "warsza", "wagner")
+TIMEOUT = 60.0
+
+
+def send_key(app, key: str) -> None:
+    """What `Pilot.press` does for one key, without its idle waits."""
+    from textual import events
+    from textual.app import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
+
+    if len(key) == 1 and not key.isalnum():
+        key = _character_to_key(key)
+    original = REPLACED_KEYS.get(key, key)
+    try:
+        char = unicodedata.lookup(_get_unicode_name_from_key(original))
+    except KeyError:
+        char = key if len(key) == 1 else None
+    event = events.Key(key, char)
+    event.set_sender(app)
+    app._driver.send_message(event)
+
+
+def table_ready(table, generation: int | None) -> bool:
+    """The table shows real rows where the viewport is (or its empty text), for `generation`."""
+    if generation is not None and table._generation <= generation:
+        return False
+    count = table.row_count
+    if count == 0:
+        return True
+    if count is None:
+        # Only a table that draws rows before the count arrives is ready here.
+        if table.row_at(int(table.scroll_y)) is None:
+            return False
+        return table.render_line(1).text.strip() not in ("", table.loading_text, "…")
+    top = int(table.scroll_y)
+    bottom = min(top + table._visible_rows, count)
+    return all(table.row_at(index) is not None for index in range(top, bottom))
+
+
+async def until(condition, what: str) -> None:
+    deadline = time.perf_counter() + TIMEOUT
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.001)  # sleeps in select(): worker threads get the GIL
+
+
+async def keystroke(app, pilot, table, key: str, *, reload: bool) -> float:
+    generation = table._generation if reload else None
+    started = time.perf_counter()
+    send_key(app, key)
+    await asyncio.sleep(0)
+    await until(lambda: table_ready(table, generation), f"rows after {key!r}")
+    await pilot._wait_for_screen()
+    app.screen._on_timer_update()  # the frame: compositor update of the changed lines
+    return time.perf_counter() - started
+
+
+async def main(db: str, login: str, output: str) -> None:
+    import crm_tui.screens.contacts as contacts_screen
+    from crm_tui.app import CrmApp
+    from crm_tui.widgets.virtual_table import VirtualTable
+
+    contacts_screen.SEARCH_DELAY = 0
+    app = CrmApp(db_target=db, login=login)
+    result: dict = {"scroll": [], "search": [], "scroll_keys": [], "search_texts": []}
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#contacts-table", VirtualTable)
+        await until(lambda: bool(table.row_count) and table_ready(table, None), "the first rows")
+        result["rows"] = table.row_count
+        for key in SCROLL_KEYS:
+            moves_window = key in ("end", "home", "pagedown", "pageup")
+            seconds = await keystroke(app, pilot, table, key, reload=False)
+            result["scroll"].append(seconds)
+            result["scroll_keys"].append(key)
+            if moves_window:
+                await asyncio.sleep(0.01)
+        search = app.screen.query_one("#search")
+        for term in SEARCH_TERMS:
+            send_key(app, "slash")
+            await until(lambda: search.has_focus, "the search field")
+            for position, char in enumerate(term, start=1):
+                seconds = await keystroke(app, pilot, table, char, reload=True)
+                if 2 <= position <= 6:
+                    result["search"].append(seconds)
+                    result["search_texts"].append(term[:position])
+            await until(lambda: table.row_count is not None, "the count")
+            generation = table._generation
+            send_key(app, "escape")  # clears the field: the whole list again
+            await until(lambda: table_ready(table, generation) and bool(table.row_count),
+                        "the list after the search")
+        await app.workers.wait_for_complete()
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with open(output, "w") as handle:
+        json.dump(result, handle)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))
