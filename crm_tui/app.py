@@ -178,11 +178,8 @@ class CrmApp(App[None]):
         total = self.demo_contacts
         self.post_message(WorkspaceProgress(f"creating demo data… ({total:,} contacts)"))
 
-        def progress(phase: str, done: int, count: int) -> None:
-            if phase == "contacts":
-                text = f"creating demo data… {done:,} of {count:,} contacts"
-            else:
-                text = "creating demo data… building the indexes"
+        def progress(done: int, count: int) -> None:
+            text = f"creating demo data… {done * 100 // max(count, 1)}%"
             self.post_message(WorkspaceProgress(text))
 
         generate_demo(workspace.db, total, seed=self.demo_seed, acting_login=login,

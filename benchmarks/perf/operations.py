@@ -299,6 +299,11 @@ def windows(ctx: Context, db: BenchDb) -> list[Row]:
     from crm_tui.services import contacts as contact_service
     from crm_tui.services.query import parse
 
+    try:
+        from crm_tui.services import windows
+    except ImportError:  # before the keyset windows existed
+        windows = None
+
     workspace = ctx.workspace(db)
     actor = workspace.actor
     rows = []
@@ -313,7 +318,7 @@ def windows(ctx: Context, db: BenchDb) -> list[Row]:
             return workspace.read(lambda s: contact_service.list_contacts(
                 s, actor, filt, sort=sort, descending=descending, offset=offset, limit=60))
 
-        forget = getattr(contact_service, "forget_positions", None)
+        forget = getattr(windows, "forget_all", None)
         if forget is not None:
             forget()
         cold, _ = timed(lambda: fetch(last))

@@ -31,9 +31,9 @@ def demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         ensure_schema(db)
-        def progress(phase: str, done: int, total: int) -> None:
+        def progress(done: int, total: int) -> None:
             if not wants_json(args) and sys.stderr.isatty():
-                print(f"\r  {phase}: {done:,} of {total:,}", end="", file=sys.stderr, flush=True)
+                print(f"\r  {done * 100 // max(total, 1)}%", end="", file=sys.stderr, flush=True)
         summary = generate_demo(db, args.contacts, seed=args.seed,
                                 acting_login=acting_login(getattr(args, "user", None)), progress=progress)
     finally:

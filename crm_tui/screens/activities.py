@@ -132,10 +132,9 @@ def _label(row: AgendaRow) -> str:
 
 
 def _count_binding(digit: int) -> Binding:
-    # One binding per digit (so each can be remapped); only "1" shows in help, as "0-9".
-    return Binding(str(digit), f"count({digit})", "Count prefix (3r: +3 days)", show=False,
-                   key_display="0-9" if digit == 1 else None, system=digit != 1,
-                   id=f"activities.count_{digit}")
+    # One binding per digit (each can be remapped); only "1" is listed in the help and palette.
+    return Binding(str(digit), f"count({digit})", "Count prefix: digits, then r (3r: +3 days)",
+                   show=False, system=digit != 1, id=f"activities.count_{digit}")
 
 
 class ActivitiesScreen(MainScreen):
@@ -595,12 +594,28 @@ class ActivitiesScreen(MainScreen):
             return
 
         def done(result: DoneResult | None) -> None:
-            if result is not None:
-                self._acted(result.message, LastAction("done"), row)
+            if result is None:
+                return
+            self._acted(result.message, LastAction("done"), row)
+            if result.draft is not None:
+                self._propose(workspace, result.draft)
 
         self.app.push_screen(
             DoneForm(workspace, row.id, f"{row.type}: {row.summary}", row.category), done
         )
+
+    def _propose(self, workspace: Workspace, draft: ActivityDraft) -> None:
+        """A `suggest` type proposes its next activity once done: the pre-filled form, which the
+        rep confirms (enter) or skips (escape)."""
+        from crm_tui.screens.modals.activity_form import ActivityForm
+
+        def planned(activity_id: int | None) -> None:
+            if activity_id is not None:
+                self.notify(f"planned next: {draft.type} (#{activity_id})", timeout=4)
+                self.refresh_in_place()
+
+        self.app.push_screen(ActivityForm(workspace, contact_id=draft.contact_id, draft=draft),
+                             planned)
 
     def action_done_next(self) -> None:
         self._take_count()

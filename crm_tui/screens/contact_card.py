@@ -110,12 +110,28 @@ def _local(moment: datetime, zone: str) -> str:
         return moment.strftime("%Y-%m-%d %H:%M")
 
 
-def history_columns(zone: str) -> list[Column]:
+def history_text(row: HistoryRow, contact_id: int) -> Text:
+    """One history entry in words, without repeating the card's own contact ("contact 12
+    Müller") in every line."""
+    own = f"contact {contact_id} "
+    if row.action == "change" and row.field:
+        text = Text(f"{row.field}: {row.old_value or '—'} → {row.new_value or '—'}")
+    else:
+        subject = "" if row.subject.startswith(own) or row.subject == own.strip() else row.subject
+        words = f"{row.action} {subject}".strip()
+        if row.field and row.field != row.action and row.action != "create" and not subject:
+            words += f" {row.field}"
+        text = Text(words, style="bold" if row.action == "status" else "")
+        if row.new_value and row.action != "create":
+            text.append(f" → {row.new_value}")
+    if row.note:
+        text.append(f" — {row.note}", style="dim")
+    return text
+
+
+def history_columns(zone: str, contact_id: int) -> list[Column]:
     def what(row: HistoryRow) -> Text:
-        text = Text(row.summary)
-        if row.note:
-            text.append(f" — {row.note}", style="dim")
-        return text
+        return history_text(row, contact_id)
 
     return [
         Column("at", "When", 16, lambda r: _local(r.at, zone), priority=0),
@@ -166,15 +182,15 @@ class ContactCardScreen(ReportsWorkerErrors, Screen[bool]):
         Binding("escape", "close", "Back", id="card.close"),
         Binding("e", "edit", "Edit", id="card.edit"),
         Binding("c", "convert", "Convert", id="card.convert"),
-        Binding("x", "close_contact", "Close (lost)", id="card.close_contact"),
+        Binding("x", "close_contact", "Close", id="card.close_contact"),
         Binding("a", "archive", "Archive", id="card.archive"),
         Binding("r", "restore", "Restore", id="card.restore"),
         Binding("v", "review", "Review", id="card.review"),
         Binding("s", "assign", "Assign", show=False, id="card.assign"),
         Binding("u", "release_lock", "Release lock", show=False, id="card.release_lock"),
-        Binding("n", "add_opportunity", "New opportunity", id="card.add_opportunity"),
-        Binding("p", "plan", "Plan activity", id="card.plan"),
-        Binding("l", "log", "Log activity", id="card.log"),
+        Binding("n", "add_opportunity", "Opportunity", id="card.add_opportunity"),
+        Binding("p", "plan", "Plan", id="card.plan"),
+        Binding("l", "log", "Log", id="card.log"),
         Binding("ctrl+e", "edit_description", "Notes in $EDITOR", show=False, id="card.editor"),
         Binding("1", "tab('overview')", "Overview", show=False, id="card.tab_overview"),
         Binding("2", "tab('opportunities')", "Opportunities", show=False, id="card.tab_opportunities"),
@@ -278,7 +294,7 @@ class ContactCardScreen(ReportsWorkerErrors, Screen[bool]):
     def on_mount(self) -> None:
         zone = self.workspace.actor.timezone
         history = self.query_one("#card-history", VirtualTable)
-        history.set_columns(history_columns(zone))
+        history.set_columns(history_columns(zone, self.contact_id))
         attachments = self.query_one("#card-attachments", VirtualTable)
         attachments.set_columns(attachment_columns(zone))
         self.load()

@@ -500,7 +500,7 @@ class ContactsScreen(MainScreen):
             self._filter_changed_marks()
         self.filter_text = text
         self.count = None
-        self.query_one(GroupsSidebar).set_current(_group_of(text))
+        self.query_one(GroupsSidebar).set_current(_group_of(text), everything=not text)
         self._load(keep_cursor=False)
 
     def _filter_changed_marks(self) -> None:

@@ -110,8 +110,20 @@ def email_domain(email: str) -> str:
     return domain if "." in domain else ""
 
 
+_FREEMAIL_PROVIDERS = frozenset(d.split(".")[0] for d in FREEMAIL_DOMAINS)
+
+
 def is_freemail(domain: str) -> bool:
-    return domain.lower() in FREEMAIL_DOMAINS
+    """A free-mail domain: a shared domain says nothing about the company behind an address.
+
+    The reserved `.example` top-level domain (demo data, documentation) counts by provider name,
+    so that `gmx.example` is as free as `gmx.de`.
+    """
+    lowered = domain.lower()
+    if lowered in FREEMAIL_DOMAINS:
+        return True
+    provider, _, tld = lowered.partition(".")
+    return tld == "example" and provider in _FREEMAIL_PROVIDERS
 
 
 def phone_key(phone: str) -> str:

@@ -76,7 +76,7 @@ def resolve_actor(session: Session, login: str, settings: Settings | None = None
             admins = session.exec(
                 select(User.login).where(User.role == "admin", User.active).order_by(User.login).limit(3)
             ).all()
-            who = ", ".join(admins) or "an admin"
+            who = " or ".join([", ".join(admins[:-1]), admins[-1]] if len(admins) > 1 else admins) or "an admin"
             raise PermissionDenied(
                 f"user: {login!r} is not a user of this database; ask {who} to run "
                 f"`crm users add --login {login}`"

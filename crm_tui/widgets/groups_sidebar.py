@@ -26,6 +26,12 @@ if TYPE_CHECKING:
     from crm_tui.workspace import Workspace
 
 ALL = "all"
+LABEL_WIDTH = 24
+"""Cells of a label line (the sidebar's width less its border and the list's padding)."""
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class GroupsSidebar(ReportsWorkerErrors, Vertical):
@@ -90,7 +96,9 @@ class GroupsSidebar(ReportsWorkerErrors, Vertical):
         super().__init__(id=id)
         self.groups: list[GroupRow] = []
         self.current: str | None = None
-        """The name of the group whose filter is applied (None: all contacts)."""
+        """The name of the group whose filter is applied (None: no group's)."""
+        self.everything = True
+        """No filter at all is applied ("All contacts" is the current choice)."""
 
     def compose(self) -> ComposeResult:
         yield Static("Groups", id="groups-title")
@@ -125,7 +133,7 @@ class GroupsSidebar(ReportsWorkerErrors, Vertical):
         options = self.query_one(OptionList)
         highlighted = options.highlighted
         options.clear_options()
-        options.add_option(Option(self._label("All contacts", None, self.current is None), id=ALL))
+        options.add_option(Option(self._label("All contacts", None, self.everything), id=ALL))
         for index, group in enumerate(self.groups):
             options.add_option(Option(self._group_label(group), id=str(index)))
         if highlighted is not None:
@@ -143,14 +151,15 @@ class GroupsSidebar(ReportsWorkerErrors, Vertical):
     def _label(name: str, detail: str | None, current: bool) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append("▸ " if current else "  ", style="bold")
-        text.append(name, style="bold" if current else "")
+        text.append(_cut(name, LABEL_WIDTH - 2), style="bold" if current else "")
         if detail:
-            text.append(f"\n    {detail}", style="dim")
+            text.append(f"\n    {_cut(detail, LABEL_WIDTH - 4)}", style="dim")
         return text
 
-    def set_current(self, name: str | None) -> None:
-        if name != self.current:
-            self.current = name
+    def set_current(self, name: str | None, *, everything: bool = False) -> None:
+        """Mark the group whose filter is applied (`everything`: no filter at all)."""
+        if (name, everything) != (self.current, self.everything):
+            self.current, self.everything = name, everything
             self._fill()
 
     @on(OptionList.OptionSelected, "#groups-list")

@@ -41,7 +41,8 @@ class NavBar(Widget):
     def _keys(self) -> dict[str, str]:
         """Binding id -> the key shown (after any keymap), from the app's active bindings."""
         keys: dict[str, str] = {}
-        for active in self.app.screen.active_bindings.values():
+        # this bar's own screen: it may be redrawn while a form or the help is on top
+        for active in self.screen.active_bindings.values():
             binding = active.binding
             if binding.id and binding.id not in keys:
                 keys[binding.id] = self.app.get_key_display(binding)

@@ -107,3 +107,13 @@ async def settle(app, pilot) -> None:
         await pilot.pause()
         if not any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers):
             return
+
+
+@pytest.fixture(autouse=True)
+def _no_background_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's change-counter and reminder timers would reload screens in the middle of other
+    tests; the tests of those features call the poll methods directly instead."""
+    import crm_tui.app
+
+    monkeypatch.setattr(crm_tui.app, "DATA_POLL_SECONDS", 3600)
+    monkeypatch.setattr(crm_tui.app, "REMINDER_POLL_SECONDS", 3600)

@@ -329,3 +329,21 @@ async def test_cli_and_screen_agree_at_a_frozen_now(demo_db, ui, capsys):
         assert [(r.id, r.due.isoformat(), r.state, r.paused) for r in shown] == [
             (a["id"], a["due"], a["state"], a["paused"]) for a in listed
         ]
+
+
+async def test_done_on_a_suggest_type_proposes_the_next_which_escape_skips(demo_db, read_db, ui):
+    call = agenda(read_db, type_id=type_id(read_db, "Anruf"))[0]
+    app = CrmApp(db_target=str(demo_db), login="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_activities(app, pilot, ui)
+        await filter_type(app, pilot, ui, "Anruf")
+        await pilot.press("d", *"left a message", "enter")
+        await ui.settle(app, pilot)
+        assert activity(read_db, call.id).status == "done"  # saved before the proposal
+        form = app.screen
+        assert isinstance(form, ActivityForm) and form.draft is not None
+        assert form.query_one("#field-due").value == (call.due + timedelta(days=3)).isoformat()
+        await pilot.press("escape")
+        await ui.settle(app, pilot)
+        assert isinstance(app.screen, ActivitiesScreen)
+        assert followers(read_db, call.id) == []

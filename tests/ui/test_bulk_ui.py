@@ -356,18 +356,19 @@ async def test_a_bulk_action_over_thousands_shows_progress_and_completes(big_db,
 
 
 async def test_a_refused_bulk_action_changes_nothing(demo_db, read_db, ui):
-    """Restore over active contacts: the service refuses (only archived and closed ones are
-    restored) and nothing is written, whatever was marked."""
-    total_archived = count(read_db, "status:archived")
+    """Every status marked, all to customer: archived ones cannot (restore them first), so the
+    service refuses the whole action and nothing is written."""
+    customers = count(read_db, "status:customer")
     app = CrmApp(db_target=str(demo_db), login="tester")
     async with app.run_test(size=SIZE) as pilot:
         screen = await start(app, pilot, ui)
-        await pilot.press("h", "asterisk", "b", "t")  # every status marked: restore
+        await pilot.press("h", "asterisk", "b", "s")
         await ui.settle(app, pilot)
-        await pilot.press("y")
+        assert app.screen.query_one("#field-status", Select).value == "customer"
+        await pilot.press("ctrl+s")
         await ui.settle(app, pilot)
         assert isinstance(app.screen, ContactsScreen)
         assert screen.marks.count  # kept, to try something else
         messages = [str(n.message) for n in app._notifications]
-        assert any("nothing was changed" in m for m in messages), messages
-    assert count(read_db, "status:archived") == total_archived
+        assert any("restore it first" in m and "nothing was changed" in m for m in messages), messages
+    assert count(read_db, "status:customer") == customers

@@ -86,3 +86,13 @@ async def test_the_navigation_bar_shows_the_status_counts(demo_db, read_db, ui):
         await ui.settle(app, pilot)
         short = format_counts(counts, short=True)
         assert short and short in ui.text(app).splitlines()[0]  # "6! 4" when the bar is narrow
+        # counts that change while the help is on top: the bar keeps its keys
+        await pilot.press("question_mark")
+        await pilot.pause()
+        app.status_counts = ""
+        app.poll_reminders()
+        await ui.settle(app, pilot)
+        await pilot.press("escape")
+        await pilot.pause()
+        first_line = ui.text(app).splitlines()[0]
+        assert "F2 Contacts" in first_line and short in first_line

@@ -61,7 +61,7 @@ LABELS = {
 PLACEHOLDERS = {
     "contacted_on": "2026-11-23, today, -3d", "email": "name@example.com",
     "expected_revenue": "12000 or 12.000,00", "currency": "EUR",
-    "customer_number": "type one, or ctrl+n for the next",
+    "customer_number": "type one, or ctrl+n",
     "phone": "+49 2761 12345", "name": "last name, or the company's name",
 }
 DUPLICATE_FIELDS = ("kind", "name", "first_name", "company", "email", "phone", "mobile")
@@ -286,7 +286,7 @@ class ContactFormScreen(ReportsWorkerErrors, ModalScreen[int | None]):
             assignees += [(f"{u.name or u.login} ({u.login})", u.login)
                           for u in list_users(session) if u.active]
             assignees += [(f"team {t.name}", f"team:{t.name}") for t in list_teams(session)]
-            sequences = [(f"{s.name}: {s.preview}", s.name)
+            sequences = [(f"next {s.preview}", s.name)
                          for s in list_sequences(session, workspace.actor.today())]
             return detail, assignees, sequences
 
@@ -340,8 +340,11 @@ class ContactFormScreen(ReportsWorkerErrors, ModalScreen[int | None]):
 
     def _show_required(self, status: str) -> None:
         required = set(self._required(status))
-        for name in (*FORM_FIELDS,):
-            row = self.query_one(f"#row-{name}")
+        for name in FORM_FIELDS:
+            found = self.query(f"#row-{name}")
+            if not found:  # the form is being taken down (the app quitting)
+                return
+            row = found.first()
             row.set_class(name in required, "-required")
             row.query_one(Label).update(LABELS[name] + (" *" if name in required else ""))
 

@@ -200,10 +200,10 @@ class FilterBuilder(Dialog[str]):
     def _range(self, name: str) -> ComposeResult:
         with Horizontal(classes="field-row range", id=f"row-{name}"):
             yield Label(name.capitalize())
-            yield Input(self.values.get(f"{name}_from", ""), placeholder="from: 2026-01, -30d",
+            yield Input(self.values.get(f"{name}_from", ""), placeholder="2026-01, -30d",
                         id=f"field-{name}_from", compact=True)
             yield Label("to", classes="to")
-            yield Input(self.values.get(f"{name}_to", ""), placeholder="to: 2026-03-31, today",
+            yield Input(self.values.get(f"{name}_to", ""), placeholder="2026-03-31, today",
                         id=f"field-{name}_to", compact=True)
         yield Static(id=f"error-{name}", classes="field-error", markup=False)
 
