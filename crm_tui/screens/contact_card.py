@@ -373,8 +373,7 @@ class ContactCardScreen(ReportsWorkerErrors, Screen[bool]):
     def _show_banner(self, contact: ContactDetail) -> None:
         banner = self.query_one("#card-banner", Static)
         text = {
-            "inbox": "Inbox: imported, not yet reviewed — restricted (no activities, mail, "
-                     "opportunities or conversion) until reviewed: v reviews it.",
+            "inbox": "Inbox: imported, not yet reviewed — restricted until v reviews it.",
             "archived": "Archived: kept with all its data and history, restricted — r restores it.",
             "closed": f"Closed: {contact.lost_reason or 'no reason'}"
                       + (f" — {contact.close_note}" if contact.close_note else "")
@@ -421,7 +420,7 @@ class ContactCardScreen(ReportsWorkerErrors, Screen[bool]):
     def _activities(data: CardData) -> Group:
         parts: list = [Text("Planned activities", style="bold underline")]
         if not data.planned:
-            parts.append(Text("none (p plans one)", style="dim"))
+            parts.append(Text("none", style="dim"))
         for row in data.planned:
             line = Text(no_wrap=True, overflow="ellipsis")
             line.append(f"{row.deadline:<11}", style=state_colour(row.state))
@@ -432,7 +431,7 @@ class ContactCardScreen(ReportsWorkerErrors, Screen[bool]):
         parts.append(Text(""))
         parts.append(Text("Recent activities", style="bold underline"))
         if not data.recent:
-            parts.append(Text("none (l logs one)", style="dim"))
+            parts.append(Text("none", style="dim"))
         for row in data.recent:
             line = Text(no_wrap=True, overflow="ellipsis")
             line.append(f"{row.due.isoformat()} ", style="green")

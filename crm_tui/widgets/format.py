@@ -5,9 +5,12 @@ Kept free of services (and so of SQLAlchemy): the colours mirror `services.state
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 
 from rich.text import Text
+
+from crm_tui.widgets import state_marks
 
 STATE_COLOURS = {"overdue": "red", "today": "yellow", "planned": "green", "none": "grey50"}
 """overdue red, today yellow, planned green, none grey (as `services.states.STATE_COLOURS`)."""
@@ -21,8 +24,16 @@ def state_colour(state: str | None) -> str:
     return STATE_COLOURS.get(state or "none", "grey50")
 
 
+def monochrome() -> bool:
+    """NO_COLOR is set: states must be told apart by shape, not colour."""
+    return bool(os.environ.get("NO_COLOR"))
+
+
 def marker(state: str | None, symbol: str = MARKER) -> Text:
-    """A dot (or another symbol) in the colour of `state`."""
+    """A dot (or another symbol) in the colour of `state`; without colour, the state's own
+    glyph (! overdue, * today, + planned, · none)."""
+    if monochrome():
+        return state_marks.state_mark(state)
     return Text(symbol, style=state_colour(state))
 
 
@@ -49,6 +60,8 @@ def plural(count: int, word: str, words: str | None = None) -> str:
 def state_bar(counts: dict[str, int], width: int) -> Text:
     """A one-line bar split into red/yellow/green/grey segments by the counts (at least one cell
     for every non-zero count, so a single overdue opportunity is never invisible)."""
+    if monochrome():
+        return state_marks.state_bar(counts, width)
     total = sum(counts.get(s, 0) for s in STATE_ORDER)
     bar = Text(no_wrap=True, end="")
     if width <= 0:

@@ -372,3 +372,50 @@ async def test_a_refused_bulk_action_changes_nothing(demo_db, read_db, ui):
         messages = [str(n.message) for n in app._notifications]
         assert any("restore it first" in m and "nothing was changed" in m for m in messages), messages
     assert count(read_db, "status:customer") == customers
+
+
+async def test_bulk_edit_in_the_editor_previews_then_saves(demo_db, read_db, ui, monkeypatch):
+    """The marked contacts as a table in $EDITOR (here a function standing in for it): a changed
+    cell is previewed with its old and new value and saved; a bad one is refused, nothing saved."""
+    import crm_tui.widgets.editor
+    from crm_tui.screens.modals.bulk_actions import BulkEditPreview
+    from crm_tui.services.contacts import get_contact
+
+    first, second = rows(read_db, limit=2)
+    edits: list[str] = []
+
+    def editor(app, text: str, suffix: str = ".txt") -> str:
+        """First a new city and a bad address; then (the edits kept) the address put back."""
+        assert suffix == ".tsv"
+        edits.append(text)
+        lines = [line.split("\t") for line in text.splitlines()]
+        header = next(cells for cells in lines if cells[0] == "id")
+        city, email = header.index("city"), header.index("email")
+        for cells in lines:
+            if cells[0] == str(first.id):
+                cells[city] = "Bad Berleburg"
+            if cells[0] == str(second.id):
+                cells[email] = "nope" if len(edits) == 1 else second.email
+        return "\n".join("\t".join(cells) for cells in lines) + "\n"
+
+    monkeypatch.setattr(crm_tui.widgets.editor, "edit_text", editor)
+    app = CrmApp(db_target=str(demo_db), login="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot, ui)
+        await pilot.press("space", "space", "b", "e")
+        await ui.settle(app, pilot)
+        preview = app.screen
+        assert isinstance(preview, BulkEditPreview) and not preview.plan.ok
+        assert "Not saved" in ui.text(app) and "nope" in ui.text(app)
+        await pilot.press("ctrl+e")  # edit again
+        await ui.settle(app, pilot)
+        preview = app.screen
+        assert isinstance(preview, BulkEditPreview) and preview.plan.ok
+        text = ui.text(app)
+        assert "Save 1 change to 1 contact?" in text and "Bad Berleburg" in text
+        await pilot.press("ctrl+s")
+        await ui.settle(app, pilot)
+        assert isinstance(app.screen, ContactsScreen)
+    assert "nope" in edits[1]  # "edit again" kept the first edits
+    assert read_db(lambda s, a: get_contact(s, a, first.id)).city == "Bad Berleburg"
+    assert read_db(lambda s, a: get_contact(s, a, second.id)).email == second.email

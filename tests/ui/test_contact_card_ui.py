@@ -259,3 +259,38 @@ async def test_a_prospect_locked_to_another_rep(demo_db, read_db, ui):
         assert f"Locked by {locked.locked_by} until {locked.locked_until:%Y-%m-%d}" in ui.text(app)
         for action in ("edit", "convert", "plan", "assign", "release_lock"):
             assert not enabled(card, action), action
+
+
+async def test_an_attachment_is_listed_and_saved_to_a_file(demo_db, read_db, ui, tmp_path):
+    from crm_tui import clock
+    from crm_tui.models import Attachment
+    from crm_tui.screens.modals.path_prompt import PathPrompt
+    from crm_tui.workspace import open_workspace
+
+    customer = details(read_db, "status:customer", 1)[0]
+    data = b"%PDF-1.4 offer for 35 seats\n"
+    workspace = open_workspace(demo_db, "tester")
+    try:
+        def attach(session):
+            session.add(Attachment(contact_id=customer.id, filename="offer.pdf",
+                                   mime_type="application/pdf", size=len(data), data=data,
+                                   created_by_id=workspace.actor.id, created_at=clock.now()))
+
+        workspace.write(attach)
+    finally:
+        workspace.close()
+    target = tmp_path / "saved-offer.pdf"
+    app = CrmApp(db_target=str(demo_db), login="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        card = await open_card(app, pilot, ui, customer.id)
+        assert "Attachments (1)" in ui.text(app)
+        await pilot.press("4")
+        await ui.settle(app, pilot)
+        assert "offer.pdf" in ui.text(app)
+        await pilot.press("enter")
+        await ui.settle(app, pilot)
+        assert isinstance(app.screen, PathPrompt)
+        await pilot.press("ctrl+a", "ctrl+k", *str(target), "ctrl+s")
+        await ui.settle(app, pilot)
+        assert app.screen is card
+    assert target.read_bytes() == data

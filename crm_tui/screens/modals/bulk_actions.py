@@ -37,7 +37,7 @@ ACTIONS = (
     ("delete", "Delete permanently…", "d"),
     ("export", "Export to a file…", "x"),
     ("mass_mail", "Mass e-mail…", "m"),
-    ("bulk_edit", "Edit a field of all…", "e"),
+    ("bulk_edit", "Edit them in $EDITOR (a table)…", "e"),
 )
 """(key, label, hot key) of every bulk action, in menu order."""
 CHANGEABLE_STATUSES = ("prospect", "customer", "archived", "closed")
@@ -131,9 +131,8 @@ class _ChoiceDialog(Dialog):
         """Fill the selects (the first choice chosen), then `choices_loaded`."""
         for name, picks in choices.items():
             select = self.query_one(f"#field-{name}", Select)
-            select.set_options([(p.label, p.value) for p in picks])
-            if picks:
-                select.value = picks[0].value
+            select.set_options([(p.label, p.value) for p in picks] or [("(none)", "")])
+            select.value = picks[0].value if picks else ""
         self.choices_loaded(choices)
 
     def choices_loaded(self, choices: dict[str, list[Pick]]) -> None:
@@ -141,7 +140,7 @@ class _ChoiceDialog(Dialog):
 
     def selected(self, name: str) -> str:
         value = self.query_one(f"#field-{name}", Select).value
-        return value if isinstance(value, str) else ""
+        return value if isinstance(value, str) and value != LOADING else ""
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -150,6 +149,17 @@ class _ChoiceDialog(Dialog):
 
     def action_save(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
+
+
+LOADING = "\x00loading"
+"""The value of a select whose choices are still being loaded (never a real value: replacing it
+changes the value, so the select shows the new choice)."""
+
+
+def _loading_select(name: str) -> Select:
+    """A select whose choices are still being loaded (then replaced, the first one chosen)."""
+    return Select([("loading…", LOADING)], value=LOADING, allow_blank=False, id=f"field-{name}",
+                  compact=True)
 
 
 def user_picks(session, *, everybody: bool = True, teams: bool = True) -> list[Pick]:
@@ -175,8 +185,7 @@ class GroupPicker(_ChoiceDialog):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield self.heading(f"Add {plural(self.count, 'contact')} to a group")
-            yield from self.field("group", "Group", Select([], id="field-group", compact=True,
-                                                          prompt="loading groups…"))
+            yield from self.field("group", "Group", _loading_select("group"))
             yield Static("only static groups take members; a dynamic one is a saved filter",
                          classes="hint")
             yield from self.buttons(("save", "Add", "primary"), ("cancel", "Cancel", "default"))
@@ -232,7 +241,7 @@ class NewGroupDialog(_ChoiceDialog):
             yield from self.field("name", "Name", self.input("name"))
             yield from self.field("number", "Number", self.input("number", placeholder="optional"))
             yield from self.field("assigned_to", "Assigned to",
-                                  Select([], id="field-assigned_to", compact=True, prompt="nobody"))
+                                  _loading_select("assigned_to"))
             yield from self.buttons(("save", "Create", "primary"), ("cancel", "Cancel", "default"))
 
     def on_mount(self) -> None:
@@ -278,7 +287,7 @@ class AssignDialog(_ChoiceDialog):
         with Vertical(id="dialog"):
             yield self.heading(f"Assign {plural(self.count, 'contact')}")
             yield from self.field("assigned_to", "Assign to",
-                                  Select([], id="field-assigned_to", compact=True, prompt="loading…"))
+                                  _loading_select("assigned_to"))
             yield Static("the assignee sees the activities and gets the reminders", classes="hint")
             yield from self.buttons(("save", "Assign", "primary"), ("cancel", "Cancel", "default"))
 
@@ -378,3 +387,66 @@ class StatusDialog(_ChoiceDialog):
             return
         transfer = status == "customer" and self.query_one("#field-transfer_notes", Checkbox).value
         self.dismiss(StatusChange(status, transfer_notes=transfer))
+
+
+class BulkEditPreview(Dialog[str]):
+    """What a bulk edit would save (every changed field, old -> new) or why it cannot be saved.
+    Dismisses with "save", "edit" (back to the editor, the edits kept) or None."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save all", id="bulk_edit.save"),
+        Binding("ctrl+e", "edit", "Edit again", id="bulk_edit.edit"),
+    ]
+
+    DEFAULT_CSS = """
+    BulkEditPreview > #dialog {
+        width: 78;
+    }
+    BulkEditPreview VerticalScroll {
+        height: auto;
+        max-height: 14;
+    }
+    """
+
+    def __init__(self, plan) -> None:
+        super().__init__(classes="" if plan.ok else "-danger")
+        self.plan = plan
+
+    def compose(self) -> ComposeResult:
+        from textual.containers import VerticalScroll
+
+        plan = self.plan
+        with Vertical(id="dialog"):
+            if plan.ok:
+                yield self.heading(f"Save {plural(plan.field_count, 'change')} to "
+                                   f"{plural(len(plan.changes), 'contact')}?")
+            else:
+                yield self.heading(f"Not saved: {plural(len(plan.problems), 'problem')}")
+            with VerticalScroll():
+                lines = Text()
+                for problem in plan.problems:
+                    lines.append(problem.text() + "\n", style="red")
+                for change in plan.changes:
+                    lines.append(f"#{change.contact_id} {change.name}", style="bold")
+                    for name, (old, new) in change.fields.items():
+                        lines.append(f"\n  {name}: {old or '—'} → {new or '—'}")
+                    lines.append("\n")
+                yield Static(lines, id="bulk-edit-preview")
+            extra = []
+            if plan.unchanged:
+                extra.append(f"{plan.unchanged:,} unchanged")
+            if plan.left_out:
+                extra.append(f"{plan.left_out:,} left out (line deleted)")
+            hint = "ctrl+s saves all or nothing · ctrl+e edits again" if plan.ok else \
+                "ctrl+e edits again (your edits are kept) · escape gives up"
+            yield Static(" · ".join([*extra, hint]), classes="hint")
+            buttons = [("save", "Save all", "primary")] if plan.ok else []
+            yield from self.buttons(*buttons, ("edit", "Edit again", "default"),
+                                    ("cancel", "Cancel", "default"))
+
+    def action_save(self) -> None:
+        if self.plan.ok:
+            self.dismiss("save")
+
+    def action_edit(self) -> None:
+        self.dismiss("edit")
