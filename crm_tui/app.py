@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
 
@@ -53,6 +55,10 @@ NOTICE_PAGE = 20
 NOTICES_AT_ONCE = 5
 """More new reminders than this in one poll: the rest are summed up in one notification."""
 NOTICE_SECONDS = 15
+FIRST_ROWS_WAIT = 1.0
+"""Seconds the workspace waits at most for the quick first rows (crm_tui.quick) to be taken."""
+FIRST_PAINT_GRACE = 0.03
+"""...and then for the frame that shows them, before it starts loading SQLAlchemy."""
 
 
 class CrmApp(App[None]):
@@ -108,6 +114,10 @@ class CrmApp(App[None]):
         self.demo_contacts = demo_contacts
         self.demo_seed = demo_seed
         self._main_screens: list[MainScreen] = []
+        self._first_rows = threading.Event()
+        """Set when the contact list has taken its first rows from `crm_tui.quick`, or when
+        there are none to take: the workspace opens after it (see `show_first_rows`)."""
+        self._first_rows_shown = False
         self._data_version: int | None = None
         """The change counter the screens last drew with (None until first read)."""
         self._data_polling = False
@@ -126,7 +136,40 @@ class CrmApp(App[None]):
         from crm_tui.keymap import apply_settings
 
         apply_settings(self)  # theme and keymap before the first paint; warnings for typos
+        self.show_first_rows()
         self.open_workspace()
+
+    @work(thread=True, exit_on_error=False, group="first-rows", name="first rows")
+    def show_first_rows(self) -> None:
+        """The contact list's first rows straight from the SQLite file (`crm_tui.quick`),
+        shown while the workspace opens: about a second before SQLAlchemy could bring them."""
+        from crm_tui.widgets.virtual_table import WINDOW
+
+        source = None
+        try:
+            from crm_tui.login import acting_login
+            from crm_tui.quick import open_quick
+
+            source = open_quick(self.db_target, self.login or acting_login())
+            if source is not None:
+                source.first_served = self._first_rows
+                source.prefetch(WINDOW)
+        except Exception:  # noqa: BLE001 - only a shortcut: the workspace reports real problems
+            source = None
+        if source is None:
+            self._first_rows.set()
+            return
+        self.call_from_thread(self._hand_first_rows, source)
+
+    def _hand_first_rows(self, source, again: bool = True) -> None:
+        screen = next((s for s in self._main_screens if isinstance(s, ContactsScreen)), None)
+        if screen is None and again:  # not mounted yet: once more after the next refresh
+            self.call_after_refresh(self._hand_first_rows, source, False)
+            return
+        if self.workspace is None and screen is not None and screen.show_first_rows(source):
+            self._first_rows_shown = True  # the table sets _first_rows when it takes them
+        else:
+            self._first_rows.set()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="workspace",
           name="open workspace")
@@ -141,6 +184,9 @@ class CrmApp(App[None]):
         from crm_tui.workspace import open_workspace
 
         login = self.login or acting_login()
+        # Loading SQLAlchemy holds the GIL for a second: let the first rows be painted first.
+        if self._first_rows.wait(FIRST_ROWS_WAIT) and self._first_rows_shown:
+            time.sleep(FIRST_PAINT_GRACE)
         try:
             workspace = open_workspace(self.db_target, login)
             if self.demo_contacts > 0 and self._needs_demo(workspace):

@@ -8,9 +8,10 @@ the time is written to $BENCH_PAINT_REPORT right after the next screen refresh (
 rows has been written to the terminal), and the process ends at once. The parent took the time
 just before starting the process, so the figure is "process start to first paint with rows".
 
-The bare app: the contact screen's widgets (navigation bar, status lines, search and filter
-inputs, the virtual table with the same columns, footer) and the app's stylesheet, showing 60
-rows made in memory: no database, no SQLAlchemy, no services.
+The bare app: the contact screen itself (navigation bar, status lines, search and filter inputs,
+groups sidebar, the virtual table with the same columns, footer) and the app's stylesheet in a
+bare `App`, showing 60 rows made in memory: no database, no SQLAlchemy, no services, none of the
+app's other screens, no command line.
 """
 
 from __future__ import annotations
@@ -62,16 +63,17 @@ def run_app(arguments: list[str]) -> None:
 
 
 def run_bare() -> None:
+    """The contact screen itself (`ContactsScreen`, all its widgets, the app's stylesheet)
+    in a bare `App`, showing 60 rows made in memory: no database, no SQLAlchemy, no services,
+    none of the app's other screens."""
+    import importlib.util
     from dataclasses import dataclass
 
     from textual.app import App
-    from textual.containers import Vertical
-    from textual.widgets import Footer, Input, Static
+    from textual.reactive import reactive
 
-    import crm_tui.app
-    from crm_tui.screens.contacts import contact_columns
-    from crm_tui.widgets.navbar import NavBar
-    from crm_tui.widgets.virtual_table import ListSource, VirtualTable
+    from crm_tui.screens.contacts import ContactsScreen
+    from crm_tui.widgets.virtual_table import ListSource
 
     @dataclass(frozen=True)
     class Row:
@@ -85,27 +87,20 @@ def run_bare() -> None:
         assigned_to: str | None = "bench"
         customer_number: str | None = None
         state: str = "planned"
+        kind: str = "person"
 
     class BareApp(App[None]):
-        CSS_PATH = os.path.join(os.path.dirname(crm_tui.app.__file__), "app.tcss")
-
-        def compose(self):
-            yield NavBar("contacts")
-            yield Static(id="workspace-status")
-            yield Static("Filter: none  60 contacts  sort name", id="contacts-status",
-                         classes="status-line")
-            yield Input(placeholder="/ search", id="search", compact=True)
-            with Vertical(id="filter-bar"):
-                yield Input(placeholder="filter", id="filter", compact=True)
-                yield Static(id="filter-error", markup=False)
-            yield VirtualTable(contact_columns(), id="contacts-table")
-            yield Footer()
+        # The app's stylesheet, found without importing the app (and its other screens).
+        CSS_PATH = os.path.join(importlib.util.find_spec("crm_tui").submodule_search_locations[0],
+                                "app.tcss")
+        workspace = None
+        workspace_status: reactive[str] = reactive("", init=False)
 
         def on_mount(self) -> None:
+            screen = ContactsScreen()
+            self.push_screen(screen)
             rows = [Row(i, f"Müller, Anna {i}") for i in range(60)]
-            table = self.query_one(VirtualTable)
-            table.set_source(ListSource(rows))
-            table.focus()
+            self.call_after_refresh(lambda: screen.table.set_source(ListSource(rows)))
 
     _exit_on_rows(BareApp)
     BareApp().run()

@@ -191,7 +191,7 @@ class ContactCardScreen(ReportsWorkerErrors, Screen[bool]):
         Binding("n", "add_opportunity", "Opportunity", id="card.add_opportunity"),
         Binding("p", "plan", "Plan", id="card.plan"),
         Binding("l", "log", "Log", id="card.log"),
-        Binding("ctrl+e", "edit_description", "Notes in $EDITOR", show=False, id="card.editor"),
+        Binding("ctrl+o", "edit_description", "Notes in $EDITOR", show=False, id="card.editor"),
         Binding("1", "tab('overview')", "Overview", show=False, id="card.tab_overview"),
         Binding("2", "tab('opportunities')", "Opportunities", show=False, id="card.tab_opportunities"),
         Binding("3", "tab('history')", "History", show=False, id="card.tab_history"),

@@ -336,8 +336,19 @@ class ContactsScreen(MainScreen):
 
     # -- loading -----------------------------------------------------------------------------
 
+    def show_first_rows(self, source) -> bool:
+        """Show the list as it opens from `source` (`crm_tui.quick`, read before the workspace
+        is open) unless the list has changed meanwhile; True when taken."""
+        if (self.workspace is not None or self.filter_text or self.search_text or self.show_all
+                or self.sort != "name" or self.descending):
+            return False
+        self._first_rows = True
+        self.table.set_source(source)
+        return True
+
     def workspace_ready(self, workspace: Workspace) -> None:
-        self._load(keep_cursor=False)
+        # The same list from the workspace: keep the cursor where the quick rows left it.
+        self._load(keep_cursor=getattr(self, "_first_rows", False))
 
     def reload(self) -> None:
         self._load(keep_cursor=True)

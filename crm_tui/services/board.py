@@ -186,49 +186,71 @@ def _state_condition(state: str, today: date) -> ColumnElement:
 # -- the board -------------------------------------------------------------------------------
 
 
+def _closed_shown(stage: Stage) -> tuple[str, ...]:
+    """The closed statuses a column shows besides the open ones."""
+    return tuple(status for status, flag in (("won", stage.is_won), ("lost", stage.is_lost)) if flag)
+
+
 def board_summary(session: Session, actor: Actor, pipeline_id: int) -> list[StageSummary]:
-    """Per stage of the pipeline: counts by state, revenue totals and rotting, in one query."""
+    """Per stage of the pipeline: counts by state, revenue totals and rotting.
+
+    Two statements whose cost follows the pipeline's opportunities but never reads their rows:
+    one pass over the covering index `ix_opportunities_money` for the counts, money and rotting
+    per (status, stage), and index range counts on `ix_opportunities_board` for the activity
+    state of the open ones (planned = open - overdue - today - none).
+    """
     stages = _stages(session, pipeline_id)
     if not stages:
         return []
     today = actor.today()
     now = clock.now()
-    due = col(Opportunity.next_activity_due)
-    is_open = col(Opportunity.status) == "open"
+    status = col(Opportunity.status)
+    stage_id = col(Opportunity.stage_id)
     revenue = col(Opportunity.expected_revenue)
-    shown = or_(*(and_(col(Opportunity.stage_id) == s.id, _shown_condition(s)) for s in stages))
+    cents = cast(func.round(revenue * 100), BigInteger)
     rotting_cases = [
-        (and_(is_open, col(Opportunity.stage_id) == s.id,
-              col(Opportunity.stage_entered_at) < threshold), 1)
+        (and_(stage_id == s.id, col(Opportunity.stage_entered_at) < threshold), 1)
         for s in stages
         if (threshold := _rotting_threshold(s, now)) is not None
     ]
     rotting = func.count(case(*rotting_cases)) if rotting_cases else func.count(case((false(), 1)))
-    statement = (
+    statuses = sorted({"open", *(closed for s in stages for closed in _closed_shown(s))})
+    totals = session.exec(
         select(
-            col(Opportunity.stage_id),
-            func.count(case((and_(is_open, due < today), 1))),
-            func.count(case((and_(is_open, due == today), 1))),
-            func.count(case((and_(is_open, due > today), 1))),
-            func.count(case((and_(is_open, due.is_(None)), 1))),
-            func.count(case((~is_open, 1))),
-            cents_sum(revenue),
-            func.coalesce(
-                func.sum(cast(func.round(revenue * 100), BigInteger) * col(Opportunity.probability)), 0
-            ),
-            rotting,
+            status, stage_id, func.count(), func.coalesce(func.sum(cents), 0),
+            func.coalesce(func.sum(cents * col(Opportunity.probability)), 0), rotting,
         )
-        .where(col(Opportunity.pipeline_id) == pipeline_id, shown)
-        .group_by(col(Opportunity.stage_id))
-    )
-    rows = {row[0]: row for row in session.exec(statement).all()}
+        .where(col(Opportunity.pipeline_id) == pipeline_id, status.in_(statuses))
+        .group_by(status, stage_id)
+    ).all()
+    by_stage: dict[int, dict[str, tuple]] = {}
+    for row_status, row_stage, count, cents_total, weighted, rot in totals:
+        by_stage.setdefault(row_stage, {})[row_status] = (count, cents_total, weighted, rot)
+
+    due = col(Opportunity.next_activity_due)
+    states = {State.OVERDUE: due < today, State.TODAY: due == today, State.NONE: due.is_(None)}
+    counted = [s for s in stages if by_stage.get(s.id, {}).get("open")]
+    ranges = [
+        select(func.count()).where(
+            col(Opportunity.pipeline_id) == pipeline_id, stage_id == s.id, status == "open",
+            condition,
+        ).scalar_subquery()
+        for s in counted
+        for condition in states.values()
+    ]
+    state_counts = list(session.exec(select(*ranges)).one()) if ranges else []
+
     summaries = []
     for stage in stages:
-        row = rows.get(stage.id)
-        overdue, due_today, planned, none, closed, cents, weighted, rot = (
-            row[1:] if row else (0, 0, 0, 0, 0, 0, 0, 0)
-        )
-        weighted_revenue = (Decimal(int(weighted)) / 10_000).quantize(CENT, ROUND_HALF_UP)
+        groups = by_stage.get(stage.id, {})
+        shown = [groups[st] for st in ("open", *_closed_shown(stage)) if st in groups]
+        open_count, _cents, _weighted, rot = groups.get("open", (0, 0, 0, 0))
+        overdue = due_today = none = 0
+        if stage in counted:
+            at = counted.index(stage) * len(states)
+            overdue, due_today, none = state_counts[at:at + len(states)]
+        cents_total = sum(int(group[1]) for group in shown)
+        weighted = sum(int(group[2]) for group in shown)
         summaries.append(
             StageSummary(
                 id=stage.id, name=stage.name, position=stage.position,
@@ -236,10 +258,13 @@ def board_summary(session: Session, actor: Actor, pipeline_id: int) -> list[Stag
                 is_won=stage.is_won, is_lost=stage.is_lost,
                 counts={
                     State.OVERDUE.value: overdue, State.TODAY.value: due_today,
-                    State.PLANNED.value: planned, State.NONE.value: none,
+                    State.PLANNED.value: open_count - overdue - due_today - none,
+                    State.NONE.value: none,
                 },
-                closed=closed, expected_revenue=from_cents(cents),
-                weighted_revenue=weighted_revenue, rotting=rot,
+                closed=sum(group[0] for group in shown) - open_count,
+                expected_revenue=from_cents(cents_total),
+                weighted_revenue=(Decimal(weighted) / 10_000).quantize(CENT, ROUND_HALF_UP),
+                rotting=rot,
             )
         )
     return summaries
@@ -254,25 +279,107 @@ def stage_cards(
     state: str | None = None,
     search: str | None = None,
 ) -> list[CardRow]:
-    """One window of a column's cards, most urgent first (overdue ... none, then closed)."""
+    """One window of a column's cards, most urgent first (overdue ... none, then closed).
+
+    The order is read from `ix_opportunities_board` (pipeline, stage, status, next activity due)
+    in parts: the open ones with a due date by date, the open ones without by id, then the
+    closed ones the column shows. A window costs what its cards cost, however long the column.
+    """
     stage = session.get(Stage, stage_id)
     if stage is None:
         raise NotFound("stage", stage_id)
     today = actor.today()
-    threshold = _rotting_threshold(stage, clock.now())
+    offset, limit = max(offset, 0), max(limit, 0)
     due = col(Opportunity.next_activity_due)
-    conditions: list[ColumnElement] = [col(Opportunity.stage_id) == stage_id, _shown_condition(stage)]
+    ident = col(Opportunity.id)
+    in_column = [
+        col(Opportunity.pipeline_id) == stage.pipeline_id, col(Opportunity.stage_id) == stage_id,
+    ]
+    if search and search.strip():
+        ids = _searched_card_ids(session, stage, in_column, today, offset, limit, state, search)
+    else:
+        is_open = col(Opportunity.status) == "open"
+        parts: list[tuple[list[ColumnElement], list[ColumnElement]]] = []
+        if state:
+            dated = _state_condition(state, today)  # also raises for an unknown state
+            if state != State.NONE.value:
+                parts.append(([is_open, due.is_not(None), dated], [due, ident]))
+            else:
+                parts.append(([is_open, due.is_(None)], [ident]))
+        else:
+            parts.append(([is_open, due.is_not(None)], [due, ident]))
+            parts.append(([is_open, due.is_(None)], [ident]))
+            closed = _closed_shown(stage)
+            if closed:
+                parts.append((
+                    [col(Opportunity.status).in_(closed)],
+                    [case((due.is_(None), 1), else_=0), due, ident],
+                ))
+        ids = _window_of_parts(session, in_column, parts, offset, limit)
+    if not ids:
+        return []
+    return _cards(session, stage, ids, today)
+
+
+def _window_of_parts(session: Session, base: list[ColumnElement],
+                     parts: list[tuple[list[ColumnElement], list[ColumnElement]]],
+                     offset: int, limit: int) -> list[int]:
+    """Ids at [offset, offset + limit) of the parts listed one after the other."""
+    ids: list[int] = []
+    for conditions, order in parts:
+        if len(ids) >= limit:
+            break
+        found = session.exec(
+            select(col(Opportunity.id)).where(*base, *conditions).order_by(*order)
+            .offset(offset).limit(limit - len(ids))
+        ).all()
+        if found:
+            ids.extend(found)
+            offset = 0
+        elif offset:
+            # This part has no more than `offset` cards: skip all of them.
+            offset -= session.exec(
+                select(func.count()).select_from(Opportunity).where(*base, *conditions)
+            ).one()
+            offset = max(offset, 0)
+    return ids
+
+
+def _searched_card_ids(session, stage: Stage, in_column, today: date, offset: int, limit: int,
+                       state: str | None, search: str) -> list[int]:
+    """The window when the board searches: title, contact name or company contain the text
+    (a scan of the column; there is no index for "contains")."""
+    due = col(Opportunity.next_activity_due)
+    conditions: list[ColumnElement] = [*in_column, _shown_condition(stage)]
     if state:
         conditions.append(_state_condition(state, today))
-    if search and search.strip():
-        pattern = f"%{search.strip()}%"
-        conditions.append(
-            or_(
-                col(Opportunity.title).ilike(pattern),
-                col(Contact.name).ilike(pattern),
-                col(Contact.company).ilike(pattern),
-            )
+    pattern = f"%{search.strip()}%"
+    conditions.append(
+        or_(
+            col(Opportunity.title).ilike(pattern),
+            col(Contact.name).ilike(pattern),
+            col(Contact.company).ilike(pattern),
         )
+    )
+    statement = (
+        select(col(Opportunity.id))
+        .join(Contact, col(Contact.id) == col(Opportunity.contact_id))
+        .where(*conditions)
+        .order_by(
+            case((col(Opportunity.status) == "open", 0), else_=1),
+            case((due.is_(None), 1), else_=0),
+            due,
+            col(Opportunity.id),
+        )
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(session.exec(statement).all())
+
+
+def _cards(session: Session, stage: Stage, ids: list[int], today: date) -> list[CardRow]:
+    """The cards of these opportunities, in the order of `ids`."""
+    threshold = _rotting_threshold(stage, clock.now())
     statement = (
         select(
             Opportunity.id, Opportunity.title, Opportunity.contact_id, Contact.name,
@@ -282,18 +389,11 @@ def stage_cards(
         )
         .join(Contact, col(Contact.id) == col(Opportunity.contact_id))
         .outerjoin(User, col(User.id) == col(Opportunity.owner_id))
-        .where(*conditions)
-        .order_by(
-            case((col(Opportunity.status) == "open", 0), else_=1),
-            case((due.is_(None), 1), else_=0),
-            due,
-            col(Opportunity.id),
-        )
-        .offset(max(offset, 0))
-        .limit(max(limit, 0))
+        .where(col(Opportunity.id).in_(ids))
     )
+    rows = {r[0]: r for r in session.exec(statement).all()}
     cards = []
-    for r in session.exec(statement).all():
+    for r in (rows[i] for i in ids if i in rows):
         is_open = r[9] == "open"
         entered = r[12]
         cards.append(

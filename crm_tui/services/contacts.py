@@ -28,6 +28,7 @@ from crm_tui.services.folding import digits, expanded_words, fold_words, phone_f
 from crm_tui.services.identity import Actor
 from crm_tui.services.permissions import check_contact_edit, lock_holder
 from crm_tui.services.query import Filter
+from crm_tui.services.rows import ContactRow, assigned_label
 from crm_tui.services.search import contact_conditions
 from crm_tui.services.states import state_of_due
 
@@ -51,29 +52,6 @@ _TEXT_LIMITS = {
     "name": 200, "first_name": 100, "company": 200, "street": 200, "city": 100, "region": 100,
     "country": 100, "source": 100, "customer_number": 50,
 }
-
-
-@dataclass(frozen=True)
-class ContactRow:
-    """One line of the contact list."""
-
-    id: int
-    kind: str
-    name: str
-    first_name: str
-    company: str
-    status: str
-    city: str
-    phone: str
-    email: str
-    assigned_to: str | None
-    """Login of the assignee, `team:NAME` for a team, None for everybody."""
-    state: str
-    customer_number: str | None
-
-    @property
-    def display_name(self) -> str:
-        return f"{self.name}, {self.first_name}" if self.first_name else self.name
 
 
 @dataclass(frozen=True)
@@ -127,12 +105,7 @@ _Assignee = aliased(User)
 _Team = aliased(Team)
 
 
-def _assigned_label(login: str | None, team: str | None) -> str | None:
-    if login:
-        return login
-    if team:
-        return f"team:{team}"
-    return None
+_assigned_label = assigned_label
 
 
 def list_contacts(

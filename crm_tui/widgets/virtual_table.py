@@ -466,6 +466,15 @@ class VirtualTable(ReportsWorkerErrors, ScrollView, Generic[Row], can_focus=True
         if y == 0:
             return self._header(width)
         count = self.row_count
+        if count is None and self._error is None:
+            # The first window usually arrives before the count (counting a long list reads
+            # all of it): its rows are drawn at once, the scroll range follows with the count.
+            index = int(self.scroll_y) + y - 1
+            row = self.row_at(index)
+            if row is not None:
+                return self._row_strip(row, index, width)
+            if self._windows and y != 1:
+                return Strip.blank(width, base)
         if count is None or count == 0:
             if y != 1:
                 return Strip.blank(width, base)

@@ -407,7 +407,7 @@ async def test_bulk_edit_in_the_editor_previews_then_saves(demo_db, read_db, ui,
         preview = app.screen
         assert isinstance(preview, BulkEditPreview) and not preview.plan.ok
         assert "Not saved" in ui.text(app) and "nope" in ui.text(app)
-        await pilot.press("ctrl+e")  # edit again
+        await pilot.press("ctrl+o")  # edit again
         await ui.settle(app, pilot)
         preview = app.screen
         assert isinstance(preview, BulkEditPreview) and preview.plan.ok

@@ -147,16 +147,14 @@ def test_the_command_line(olpe, editor, capsys, tmp_path):
     from crm_tui.cli import main
 
     db = olpe["db"]
-    if not db.is_sqlite:
-        pytest.skip("the command line opens the database by path: SQLite")
     editor("s/\\tOlpe\\t/\\tWenden\\t/")
-    assert main(["--db", str(db.path), "contacts", "bulk-edit", "--where", "city:Olpe", "--yes"]) == 0
+    assert main(["--db", db.url, "contacts", "bulk-edit", "--where", "city:Olpe", "--yes"]) == 0
     out = capsys.readouterr().out
     assert "city: 'Olpe' → 'Wenden'" in out and out.endswith("saved 2 fields of 2 contacts\n")
     editor("s/example.test/example/")  # "x@example" is not an e-mail address
-    assert main(["--db", str(db.path), "contacts", "bulk-edit", "--where", "city:Wenden", "--yes"]) == 1
+    assert main(["--db", db.url, "contacts", "bulk-edit", "--where", "city:Wenden", "--yes"]) == 1
     err = capsys.readouterr().err
     assert "line 5 (contact" in err and ": email: " in err and "nothing saved" in err
     editor("s/Wenden/Olpe/")  # without --yes and without a terminal: not saved
-    assert main(["--db", str(db.path), "contacts", "bulk-edit", "--where", "city:Wenden"]) == 1
+    assert main(["--db", db.url, "contacts", "bulk-edit", "--where", "city:Wenden"]) == 1
     assert "confirm with --yes" in capsys.readouterr().err

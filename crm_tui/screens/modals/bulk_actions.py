@@ -338,7 +338,7 @@ class StatusDialog(_ChoiceDialog):
                                   Select([(s, s) for s in CHANGEABLE_STATUSES], value="customer",
                                          allow_blank=False, id="field-status", compact=True))
             yield from self.field("reason", "Lost reason",
-                                  Select([], id="field-reason", compact=True, prompt="loading…"),
+                                  Select([], id="field-reason", compact=True, prompt="choose a reason"),
                                   classes="closing")
             yield from self.field("note", "Note", self.input("note", placeholder="why the service ended"),
                                   classes="closing")
@@ -395,7 +395,7 @@ class BulkEditPreview(Dialog[str]):
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save all", id="bulk_edit.save"),
-        Binding("ctrl+e", "edit", "Edit again", id="bulk_edit.edit"),
+        Binding("ctrl+o", "edit", "Edit again", id="bulk_edit.edit"),
     ]
 
     DEFAULT_CSS = """
@@ -437,8 +437,8 @@ class BulkEditPreview(Dialog[str]):
                 extra.append(f"{plan.unchanged:,} unchanged")
             if plan.left_out:
                 extra.append(f"{plan.left_out:,} left out (line deleted)")
-            hint = "ctrl+s saves all or nothing · ctrl+e edits again" if plan.ok else \
-                "ctrl+e edits again (your edits are kept) · escape gives up"
+            hint = "ctrl+s saves all or nothing · ctrl+o edits again" if plan.ok else \
+                "ctrl+o edits again (your edits are kept) · escape gives up"
             yield Static(" · ".join([*extra, hint]), classes="hint")
             buttons = [("save", "Save all", "primary")] if plan.ok else []
             yield from self.buttons(*buttons, ("edit", "Edit again", "default"),

@@ -89,7 +89,7 @@ class ContactFormScreen(ReportsWorkerErrors, ModalScreen[int | None]):
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
         Binding("ctrl+s", "save", "Save", id="form.save"),
         Binding("ctrl+n", "next_number", "Next customer no.", id="form.next_number"),
-        Binding("ctrl+e", "edit_description", "Description in $EDITOR", show=False,
+        Binding("ctrl+o", "edit_description", "Description in $EDITOR", show=False,
                 id="form.editor"),
     ]
 
