@@ -63,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     apply_bench_env()
     args = parse_args(argv)
-    from perf import misses  # noqa: F401  (fills report.EXPLANATIONS)
+    import perf.misses  # noqa: F401  (fills report.EXPLANATIONS)
     from perf.databases import ensure_db
     from perf.operations import OPERATIONS, Context
     from perf.report import markdown, now_utc, table_lines, write_results
@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for line in table_lines(rows):
         print(line)
-    misses = [r for r in rows if r.verdict == "MISS"]
-    print(f"\n{sum(r.verdict == 'PASS' for r in rows)} PASS, {len(misses)} MISS")
+    missed = [r for r in rows if r.verdict == "MISS"]
+    print(f"\n{sum(r.verdict == 'PASS' for r in rows)} PASS, {len(missed)} MISS")
     if not args.no_write and (args.write or args.only == ""):
         command = "uv run python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
         write_results(markdown(rows, args.scales, started, (load_start, os.getloadavg()[0]),

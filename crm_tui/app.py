@@ -22,7 +22,6 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
-from crm_tui.screens.activities import ActivitiesScreen
 from crm_tui.screens.base import (
     DataChanged,
     MainScreen,
@@ -30,14 +29,8 @@ from crm_tui.screens.base import (
     WorkspaceProgress,
     WorkspaceReady,
 )
-from crm_tui.screens.board import BoardScreen
-from crm_tui.screens.calendar import CalendarScreen
 from crm_tui.screens.contacts import ContactsScreen
-from crm_tui.screens.help import HelpScreen, collect_keys
-from crm_tui.screens.message import MessageScreen
 from crm_tui.screens.palette import CrmCommands
-from crm_tui.screens.reports import ReportsScreen
-from crm_tui.screens.settings import SettingsScreen
 
 if TYPE_CHECKING:
     from crm_tui.workspace import Workspace
@@ -56,9 +49,45 @@ NOTICES_AT_ONCE = 5
 """More new reminders than this in one poll: the rest are summed up in one notification."""
 NOTICE_SECONDS = 15
 FIRST_ROWS_WAIT = 1.0
-"""Seconds the workspace waits at most for the quick first rows (crm_tui.quick) to be taken."""
-FIRST_PAINT_GRACE = 0.03
-"""...and then for the frame that shows them, before it starts loading SQLAlchemy."""
+"""Seconds the workspace waits at most for the quick first rows (crm_tui.quick) to be painted."""
+FIRST_ROWS_POLL = 0.005
+
+
+class _FirstRows(threading.Thread):
+    """Reads the contact list's first rows with `crm_tui.quick` while Textual starts up."""
+
+    def __init__(self, db_target: str | os.PathLike[str] | None, login: str | None) -> None:
+        super().__init__(name="crm-first-rows", daemon=True)
+        self.db_target = db_target
+        self.login = login
+        self.source = None
+        """A `QuickContacts` with its first window read, or None (the workspace path)."""
+        self.start()
+
+    def run(self) -> None:
+        try:
+            from crm_tui.login import acting_login
+            from crm_tui.quick import open_quick
+            from crm_tui.widgets.virtual_table import WINDOW
+
+            source = open_quick(self.db_target, self.login or acting_login())
+            if source is not None:
+                source.prefetch(WINDOW)
+            self.source = source
+        except Exception:  # noqa: BLE001 - only a shortcut: the workspace reports real problems
+            self.source = None
+
+
+def _later(module: str, name: str):
+    """A screen factory for `App.MODES` that imports the screen's module when first called."""
+
+    def make():
+        from importlib import import_module
+
+        return getattr(import_module(module), name)()
+
+    make.__qualname__ = name
+    return make
 
 
 class CrmApp(App[None]):
@@ -69,11 +98,13 @@ class CrmApp(App[None]):
 
     MODES: ClassVar = {
         "contacts": ContactsScreen,
-        "board": BoardScreen,
-        "activities": ActivitiesScreen,
-        "calendar": CalendarScreen,
-        "settings": SettingsScreen,
-        "reports": ReportsScreen,
+        # The other screens load when first shown: importing them all before the first paint
+        # costs about 80 ms (issue 8).
+        "board": _later("crm_tui.screens.board", "BoardScreen"),
+        "activities": _later("crm_tui.screens.activities", "ActivitiesScreen"),
+        "calendar": _later("crm_tui.screens.calendar", "CalendarScreen"),
+        "settings": _later("crm_tui.screens.settings", "SettingsScreen"),
+        "reports": _later("crm_tui.screens.reports", "ReportsScreen"),
     }
     DEFAULT_MODE = "contacts"
 
@@ -115,9 +146,9 @@ class CrmApp(App[None]):
         self.demo_seed = demo_seed
         self._main_screens: list[MainScreen] = []
         self._first_rows = threading.Event()
-        """Set when the contact list has taken its first rows from `crm_tui.quick`, or when
-        there are none to take: the workspace opens after it (see `show_first_rows`)."""
-        self._first_rows_shown = False
+        """Set once the contact list has painted its first rows from `crm_tui.quick`, or when
+        there are none to paint: the workspace opens after it (see `show_first_rows`)."""
+        self._first_rows_reader = _FirstRows(db_target, login)
         self._data_version: int | None = None
         """The change counter the screens last drew with (None until first read)."""
         self._data_polling = False
@@ -139,37 +170,33 @@ class CrmApp(App[None]):
         self.show_first_rows()
         self.open_workspace()
 
-    @work(thread=True, exit_on_error=False, group="first-rows", name="first rows")
-    def show_first_rows(self) -> None:
-        """The contact list's first rows straight from the SQLite file (`crm_tui.quick`),
-        shown while the workspace opens: about a second before SQLAlchemy could bring them."""
-        from crm_tui.widgets.virtual_table import WINDOW
-
-        source = None
-        try:
-            from crm_tui.login import acting_login
-            from crm_tui.quick import open_quick
-
-            source = open_quick(self.db_target, self.login or acting_login())
-            if source is not None:
-                source.first_served = self._first_rows
-                source.prefetch(WINDOW)
-        except Exception:  # noqa: BLE001 - only a shortcut: the workspace reports real problems
-            source = None
-        if source is None:
-            self._first_rows.set()
+    def show_first_rows(self, waited: float = 0.0) -> None:
+        """Hand the contact list its first rows read straight from the SQLite file
+        (`crm_tui.quick`, started in a thread when the app was made), so they are painted about
+        a second before the workspace (SQLAlchemy, migrations, defaults) could bring them."""
+        reader = self._first_rows_reader
+        if reader.is_alive() and waited < FIRST_ROWS_WAIT:
+            self.set_timer(FIRST_ROWS_POLL, lambda: self.show_first_rows(waited + FIRST_ROWS_POLL))
             return
-        self.call_from_thread(self._hand_first_rows, source)
-
-    def _hand_first_rows(self, source, again: bool = True) -> None:
+        source = None if reader.is_alive() else reader.source
         screen = next((s for s in self._main_screens if isinstance(s, ContactsScreen)), None)
-        if screen is None and again:  # not mounted yet: once more after the next refresh
-            self.call_after_refresh(self._hand_first_rows, source, False)
+        if source is not None and screen is None and waited < FIRST_ROWS_WAIT:
+            self.call_after_refresh(self.show_first_rows, waited + FIRST_ROWS_POLL)
             return
-        if self.workspace is None and screen is not None and screen.show_first_rows(source):
-            self._first_rows_shown = True  # the table sets _first_rows when it takes them
-        else:
+        if source is None or screen is None or self.workspace is not None \
+                or not screen.show_first_rows(source):
             self._first_rows.set()
+            return
+        started = time.monotonic()
+
+        def painted() -> None:
+            # Once the table holds the rows, the next refresh paints them: then the workspace
+            # may start loading SQLAlchemy (which holds the GIL for a second).
+            if screen.table.row_at(0) is not None or time.monotonic() - started > FIRST_ROWS_WAIT:
+                timer.stop()
+                self.call_after_refresh(self._first_rows.set)
+
+        timer = self.set_interval(FIRST_ROWS_POLL, painted)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="workspace",
           name="open workspace")
@@ -185,8 +212,7 @@ class CrmApp(App[None]):
 
         login = self.login or acting_login()
         # Loading SQLAlchemy holds the GIL for a second: let the first rows be painted first.
-        if self._first_rows.wait(FIRST_ROWS_WAIT) and self._first_rows_shown:
-            time.sleep(FIRST_PAINT_GRACE)
+        self._first_rows.wait(FIRST_ROWS_WAIT)
         try:
             workspace = open_workspace(self.db_target, login)
             if self.demo_contacts > 0 and self._needs_demo(workspace):
@@ -251,6 +277,8 @@ class CrmApp(App[None]):
 
     def on_workspace_failed(self, message: WorkspaceFailed) -> None:
         self.workspace_status = f"{message.title}: {message.text}"
+        from crm_tui.screens.message import MessageScreen
+
         self.push_screen(MessageScreen(message.title, message.text))
 
     def register_main_screen(self, screen: MainScreen) -> None:
@@ -427,6 +455,8 @@ class CrmApp(App[None]):
             self.switch_mode(mode)
 
     def action_help(self) -> None:
+        from crm_tui.screens.help import HelpScreen, collect_keys
+
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(collect_keys(self, self.screen)))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 from datetime import date
 from pathlib import Path
 
@@ -57,8 +56,6 @@ class QuickContacts:
     def __init__(self, path: Path, today: date):
         self.path = path
         self.today = today
-        self.first_served = threading.Event()
-        """Set once the first window has been handed out (the app's cue to open the workspace)."""
         self._first: list[ContactRow] | None = None
 
     def _connect(self) -> sqlite3.Connection:
@@ -76,8 +73,6 @@ class QuickContacts:
                 rows = [self._row(r) for r in conn.execute(_WINDOW, (max(limit, 0), max(offset, 0)))]
             if offset == 0 and self._first is None:
                 self._first = rows
-        if offset == 0:
-            self.first_served.set()
         return rows
 
     def prefetch(self, limit: int) -> None:

@@ -118,9 +118,9 @@ async def main(db: str, login: str, output: str) -> None:
                     result["search"].append(seconds)
                     result["search_texts"].append(term[:position])
             await until(lambda: table.row_count is not None, "the count")
-            generation = table._generation
+            before = table._generation
             send_key(app, "escape")  # clears the field: the whole list again
-            await until(lambda: table_ready(table, generation) and bool(table.row_count),
+            await until(lambda before=before: table_ready(table, before) and bool(table.row_count),
                         "the list after the search")
         await app.workers.wait_for_complete()
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -26,12 +26,10 @@ from pathlib import Path
 from perf.common import (
     DBS_DIR,
     LOGIN,
-    REFERENCE_SCALE,
     Row,
     alternate,
     bench_env,
     crm_command,
-    log,
     median,
     ms,
     p95,
@@ -187,19 +185,23 @@ def search(ctx: Context, db: BenchDb) -> list[Row]:
         for prefix in _prefixes():
             filt = Filter(words=(prefix,))
             match = fts_query(prefix)
+
+            def listed(filt=filt):
+                return workspace.read(lambda s: list_contacts(s, actor, filt, sort="name", limit=60))
+
+            def counted(filt=filt):
+                return workspace.read(lambda s: count_contacts(s, actor, filt))
+
             samples = alternate({
-                "service": lambda: workspace.read(
-                    lambda s: list_contacts(s, actor, filt, sort="name", limit=60)),
-                "raw": lambda: raw.execute(RAW_SEARCH, (match,)).fetchall(),
-                "fts": lambda: raw.execute(RAW_FTS_ONLY, (match,)).fetchall(),
+                "service": listed,
+                "raw": lambda match=match: raw.execute(RAW_SEARCH, (match,)).fetchall(),
+                "fts": lambda match=match: raw.execute(RAW_FTS_ONLY, (match,)).fetchall(),
             }, ctx.repeat, warmup=1)
-            service[prefix] = [ms(s) for s in samples["service"]]
-            plain[prefix] = [ms(s) for s in samples["raw"]]
-            floor[prefix] = [ms(s) for s in samples["fts"]]
-            counted = repeat(lambda: workspace.read(lambda s: count_contacts(s, actor, filt)),
-                             max(3, ctx.repeat // 3), warmup=0)
-            counts.extend(ms(s) for s in counted)
-            hits[prefix] = workspace.read(lambda s: count_contacts(s, actor, filt))
+            service[prefix] = [ms(t) for t in samples["service"]]
+            plain[prefix] = [ms(t) for t in samples["raw"]]
+            floor[prefix] = [ms(t) for t in samples["fts"]]
+            counts.extend(ms(t) for t in repeat(counted, max(3, ctx.repeat // 3), warmup=0))
+            hits[prefix] = counted()
     finally:
         raw.close()
     every = [value for values in service.values() for value in values]
@@ -310,19 +312,20 @@ def windows(ctx: Context, db: BenchDb) -> list[Row]:
     rng = random.Random(60)
     for query, sort, descending, label in WINDOW_LISTS:
         filt = parse(query, actor.today())
-        total = workspace.read(lambda s: contact_service.count_contacts(s, actor, filt))
+        total = workspace.read(
+            lambda s, filt=filt: contact_service.count_contacts(s, actor, filt))
         last = max(total - 60, 0)
         offsets = [0, last, last // 2] + [rng.randint(0, last) for _ in range(ctx.repeat * 3)]
 
-        def fetch(offset: int) -> list:
+        def fetch(offset: int, filt=filt, sort=sort, descending=descending) -> list:
             return workspace.read(lambda s: contact_service.list_contacts(
                 s, actor, filt, sort=sort, descending=descending, offset=offset, limit=60))
 
         forget = getattr(windows, "forget_all", None)
         if forget is not None:
             forget()
-        cold, _ = timed(lambda: fetch(last))
-        samples = [ms(timed(lambda o=o: fetch(o))[0]) for o in offsets]
+        cold, _ = timed(lambda fetch=fetch, last=last: fetch(last))
+        samples = [ms(timed(lambda o=o, fetch=fetch: fetch(o))[0]) for o in offsets]
         notes = [f"{len(samples)} windows at random offsets of {total:,} rows (and the first, "
                  f"middle and last)",
                  f"the first jump to the end after a change of filter or data: {ms(cold):.1f} ms"]
@@ -368,9 +371,9 @@ def agenda(ctx: Context, db: BenchDb) -> list[Row]:
 
     workspace = ctx.workspace(db, AGENDA_LOGIN)
     actor = workspace.actor
-    samples = [ms(s) for s in repeat(
+    samples = [ms(t) for t in repeat(
         lambda: workspace.read(lambda s: my_activities(s, actor, 0, 60)), ctx.repeat)]
-    totals = [ms(s) for s in repeat(
+    totals = [ms(t) for t in repeat(
         lambda: workspace.read(lambda s: my_activities_total(s, actor)), max(3, ctx.repeat // 2))]
     count, _revenue = workspace.read(lambda s: my_activities_total(s, actor))
     return [_row(
@@ -455,7 +458,7 @@ def _run_process(command: list[str]) -> Callable[[], None]:
     env = bench_env()
 
     def run() -> None:
-        done = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        done = subprocess.run(command, env=env, capture_output=True)
         if done.returncode != 0:
             raise RuntimeError(f"{command}: {done.stderr.decode()[-2000:]}")
 
@@ -595,7 +598,7 @@ def import_csv(ctx: Context, db: BenchDb) -> list[Row]:
         verdict(median(mine) >= 20_000),
         [f"{len(mine)} imports into this database, each rolled back afterwards (final commit not "
          "timed); validation, inserts, full-text index, history rows; the p95 column shows the "
-         "slowest", f"the comparison loads the same file into a new table with no indexes"],
+         "slowest", "the comparison loads the same file into a new table with no indexes"],
     )]
 
 

@@ -79,7 +79,7 @@ class Activity(SQLModel, table=True):
         # `crm status` and the open counts: one assignee's open ones, covering (migration 0005).
         Index(
             "ix_activities_open_user_state",
-            "assigned_user_id", "paused", "due_date",
+            "assigned_user_id", "paused", "due_date", "status",
             sqlite_where=text("status = 'planned'"),
             postgresql_where=text("status = 'planned'"),
         ),

@@ -81,3 +81,21 @@ def edit_text(app, text: str, suffix: str = ".txt") -> str | None:
     except EditorError as error:
         app.notify(str(error), severity="error", title="Editor")
     return None
+
+
+def edit_field(app, widget, suffix: str = ".txt") -> None:
+    """Edit a form field (an Input's value or a TextArea's text) in the user's editor.
+
+    One key in every form ("… in $EDITOR") calls this; an Input keeps a single line.
+    """
+    from textual.widgets import Input, TextArea
+
+    if isinstance(widget, TextArea):
+        result = edit_text(app, widget.text, suffix)
+        if result is not None:
+            widget.text = result.rstrip("\n")
+    elif isinstance(widget, Input):
+        result = edit_text(app, widget.value, suffix)
+        if result is not None:
+            widget.value = " ".join(result.split())
+    widget.focus()

@@ -203,8 +203,14 @@ class ActivityForm(FormErrors, ReportsWorkerErrors, ModalScreen[int | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="activity_form.cancel"),
         Binding("ctrl+s", "save", "Save", id="activity_form.save"),
+        Binding("ctrl+g", "edit_note", "Note in $EDITOR", show=False, id="activity_form.editor"),
         Binding("ctrl+o", "pick_contact", "Pick contact", id="activity_form.pick_contact"),
     ]
+
+    def action_edit_note(self) -> None:
+        from crm_tui.widgets.editor import edit_field
+
+        edit_field(self.app, self.query_one("#field-note"), ".txt")
 
     DEFAULT_CSS = FORM_CSS.format(form="ActivityForm")
 

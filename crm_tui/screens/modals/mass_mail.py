@@ -37,7 +37,13 @@ class MassMailDialog(Dialog[int]):
     BINDINGS = [
         Binding("ctrl+r", "preview", "Preview", id="mail.preview"),
         Binding("ctrl+s", "queue", "Queue mails", id="mail.queue"),
+        Binding("ctrl+o", "edit_template", "Template in $EDITOR", id="mail.editor"),
     ]
+
+    def action_edit_template(self) -> None:
+        from crm_tui.widgets.editor import edit_field
+
+        edit_field(self.app, self.query_one("#field-template"), ".txt")
 
     DEFAULT_CSS = """
     MassMailDialog > #dialog {

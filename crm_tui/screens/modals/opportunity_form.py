@@ -60,10 +60,16 @@ class OpportunityForm(ReportsWorkerErrors, ModalScreen[int | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="opp_form.cancel"),
         Binding("ctrl+s", "save", "Save", id="opp_form.save"),
+        Binding("ctrl+o", "edit_description", "Description in $EDITOR", show=False, id="opp_form.editor"),
         Binding("down", "next_field", "Next field / matches", show=False,
                 id="opp_form.down"),
         Binding("up", "previous_field", "Previous field", show=False, id="opp_form.up"),
     ]
+
+    def action_edit_description(self) -> None:
+        from crm_tui.widgets.editor import edit_field
+
+        edit_field(self.app, self.query_one("#field-description"), ".txt")
 
     DEFAULT_CSS = """
     OpportunityForm {
