@@ -43,7 +43,9 @@ def _exit_on_rows(app_class) -> None:
             if not tables:
                 return
             table = tables.first()
-            if table.row_at(0) is not None and table.row_count:
+            # Rows loaded: the next refresh paints them (the table draws rows before their
+            # count arrives; counting a million takes longer than the first window).
+            if table.row_at(0) is not None:
                 timer.stop()
                 self.call_after_refresh(_painted)
 

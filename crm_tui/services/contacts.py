@@ -131,7 +131,8 @@ def list_contacts(
     )
     list_key = ("contacts", repr(filt), actor.id, actor.team_ids, actor.today(), sort, descending)
     ids = windows.window_ids(
-        session, Contact, contact_conditions(session, actor, filt), spec, offset, limit, list_key
+        session, Contact, contact_conditions(session, actor, filt, sort=sort), spec, offset, limit,
+        list_key,
     )
     if not ids:
         return []

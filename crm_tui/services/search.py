@@ -135,7 +135,8 @@ def _team_id(session: Session, name: str, term: Term) -> int:
 
 
 def _term_condition(
-    session: Session, actor: Actor, term: Term, seen_groups: frozenset[int]
+    session: Session, actor: Actor, term: Term, seen_groups: frozenset[int],
+    sort: str | None = None,
 ) -> ColumnElement:
     value = term.value
     name = term.field
@@ -146,6 +147,13 @@ def _term_condition(
         statuses = set()
         for part in parts:
             statuses |= {"inbox", "prospect", "customer"} if part == "open" else {part}
+        in_order = sort == "status" or (sort == "name" and len(statuses) == 1)
+        if sort is not None and not in_order:
+            # Tested on the sort's own index (every sort index ends in the status), not looked
+            # up by it: ix_contacts_status_name gives the rows of one status in name order only,
+            # so the planner would read all prospects and sort them for each window of
+            # "status:prospect by company" (or "status:open by name").
+            return func.lower(col(Contact.status)).in_(sorted(statuses))
         return col(Contact.status).in_(sorted(statuses))
     if name == "assigned":
         lowered = value.lower()
@@ -204,7 +212,7 @@ def _term_condition(
             return and_(col(Contact.locked_by_id) == actor.id, col(Contact.locked_until) > now)
         return or_(col(Contact.locked_until).is_(None), col(Contact.locked_until) <= now)
     if name == "group":
-        return _group_condition(session, actor, term, seen_groups)
+        return _group_condition(session, actor, term, seen_groups, sort)
     raise QuerySyntaxError(term.position, f"{name}: cannot be used to filter contacts")
 
 
@@ -215,7 +223,8 @@ def _now():
 
 
 def _group_condition(
-    session: Session, actor: Actor, term: Term, seen_groups: frozenset[int]
+    session: Session, actor: Actor, term: Term, seen_groups: frozenset[int],
+    sort: str | None = None,
 ) -> ColumnElement:
     group = session.exec(
         select(ContactGroup).where(
@@ -233,7 +242,8 @@ def _group_condition(
     if group.id in seen_groups:
         raise QuerySyntaxError(term.position, f"group: {group.name!r} refers to itself")
     inner = parse(group.query, actor.today())
-    return and_(*contact_conditions(session, actor, inner, seen_groups | {group.id}, hide=False))
+    return and_(*contact_conditions(session, actor, inner, seen_groups | {group.id}, hide=False,
+                                    sort=sort))
 
 
 def contact_conditions(
@@ -242,16 +252,20 @@ def contact_conditions(
     filt: Filter,
     seen_groups: frozenset[int] = frozenset(),
     hide: bool = True,
+    sort: str | None = None,
 ) -> list[ColumnElement]:
     """SQL conditions on `contacts` for a parsed filter.
 
     Archived and closed contacts are hidden unless the filter names a status (`status:all`).
+    `sort`: the list's sort (`services.contacts.SORTS`), when the conditions are for a window of
+    it: a status filter is then tested on the sort's index unless `ix_contacts_status_name`
+    gives its rows in the sort's order already.
     """
     conditions: list[ColumnElement] = []
     if hide and not filt.has_field("status"):
         conditions.append(col(Contact.status).not_in(HIDDEN_BY_DEFAULT))
     for term in filt.terms:
-        condition = _term_condition(session, actor, term, seen_groups)
+        condition = _term_condition(session, actor, term, seen_groups, sort)
         conditions.append(not_(condition) if term.negated else condition)
     if filt.words:
         words = _word_condition(session, filt.words)

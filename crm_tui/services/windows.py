@@ -59,6 +59,9 @@ class _Anchors:
 
 _lists: OrderedDict[Hashable, _Anchors] = OrderedDict()
 _lock = threading.Lock()
+"""Guards `_lists`."""
+_learning = threading.Lock()
+"""Held while anchors are learned (the only time an `_Anchors` changes)."""
 
 
 def forget_all() -> None:
@@ -91,19 +94,19 @@ def window_ids(
     if version is None:
         return _plain(session, ident, conditions, spec, offset, limit)
     key = (str(session.get_bind().url), list_key)
-    with _lock:
-        anchors = _lists.get(key)
-        if anchors is not None:
-            _lists.move_to_end(key)
-    if anchors is None or anchors.version != version:
-        anchors = _Anchors(version)
     wanted = offset // STEP
-    _learn(session, ident, conditions, spec, anchors, wanted)
-    with _lock:
-        _lists[key] = anchors
-        _lists.move_to_end(key)
-        while len(_lists) > LISTS_KEPT:
-            _lists.popitem(last=False)
+    anchors = _cached(key, version)
+    if anchors is None or (len(anchors.keys) <= wanted and not anchors.complete):
+        # One learner at a time (the table fetches two windows at once after a jump): the
+        # others wait and then find the anchors learned. Anchors are only ever appended to.
+        with _learning:
+            anchors = _cached(key, version) or _Anchors(version)
+            _learn(session, ident, conditions, spec, anchors, wanted)
+            with _lock:
+                _lists[key] = anchors
+                _lists.move_to_end(key)
+                while len(_lists) > LISTS_KEPT:
+                    _lists.popitem(last=False)
     if not anchors.keys:
         return []
     if wanted >= len(anchors.keys):
@@ -112,6 +115,15 @@ def window_ids(
     rows = _from_anchor(session, ident, conditions, spec, anchors.keys[wanted], skip, limit,
                         keys=False)
     return [row[-1] for row in rows]
+
+
+def _cached(key: Hashable, version: str) -> _Anchors | None:
+    with _lock:
+        anchors = _lists.get(key)
+        if anchors is None or anchors.version != version:
+            return None
+        _lists.move_to_end(key)
+        return anchors
 
 
 def _version(session: Session) -> str | None:

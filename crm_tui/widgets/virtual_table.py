@@ -251,6 +251,8 @@ class VirtualTable(ReportsWorkerErrors, ScrollView, Generic[Row], can_focus=True
         """What went wrong loading the current source (shown instead of the rows)."""
         self._windows: OrderedDict[int, Sequence[Row]] = OrderedDict()
         self._pending: set[int] = set()
+        self._counting = False
+        """Whether the current source's count has been started (after its first window)."""
         self._fitted: tuple[int, list[tuple[Column, int]]] | None = None
 
     # -- data --------------------------------------------------------------------------------
@@ -277,11 +279,9 @@ class VirtualTable(ReportsWorkerErrors, ScrollView, Generic[Row], can_focus=True
             return
         if not keep_cursor or self.row_count is None:
             self.row_count = None
-        self.run_worker(
-            partial(self._count_in_thread, self._generation, self.source),
-            thread=True, group="count", exclusive=True, exit_on_error=False,
-            name="count rows",
-        )
+        # The count starts once the first window is in (`_window_loaded`): on a long list it
+        # reads every row and would take the second core from the window the person waits for.
+        self._counting = False
         if keep_cursor and self.row_count:
             self._request(self.cursor_row // WINDOW)
             self._request(int(self.scroll_y) // WINDOW)
@@ -358,10 +358,21 @@ class VirtualTable(ReportsWorkerErrors, ScrollView, Generic[Row], can_focus=True
         self.refresh()
         self.post_message(self.Failed(self, message.error))
 
+    def _start_count(self) -> None:
+        if self._counting or self.source is None:
+            return
+        self._counting = True
+        self.run_worker(
+            partial(self._count_in_thread, self._generation, self.source),
+            thread=True, group="count", exclusive=True, exit_on_error=False,
+            name="count rows",
+        )
+
     @on(_WindowLoaded)
     def _window_loaded(self, message: _WindowLoaded) -> None:
         if message.generation != self._generation:
             return
+        self._start_count()
         self._pending.discard(message.window)
         self._windows[message.window] = message.rows
         self._windows.move_to_end(message.window)

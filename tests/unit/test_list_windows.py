@@ -173,3 +173,20 @@ def test_quick_first_rows_only_when_sure(db, tmp_path):
     not_a_database = tmp_path / "notes.txt"
     not_a_database.write_text("hello")
     assert open_quick(str(not_a_database), "tester") is None
+
+
+def test_windows_fetched_at_once_learn_the_anchors_once(db, actor):
+    """The table fetches two windows at once after a jump: threads share the anchors."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    filt = Filter()
+    with db.read() as session:
+        total = count_contacts(session, actor, filt)
+    offsets = [total - 60, total - 120, total // 2, total // 3, 5 * STEP, 9 * STEP, total - 1]
+    expected = {o: plain_ids(db, actor, filt, "company", False, o, 60) for o in offsets}
+    for _ in range(3):
+        windows.forget_all()
+        with ThreadPoolExecutor(max_workers=len(offsets)) as pool:
+            got = dict(zip(offsets, pool.map(
+                lambda o: listed_ids(db, actor, filt, "company", False, o), offsets), strict=True))
+        assert got == expected

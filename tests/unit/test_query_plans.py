@@ -182,6 +182,22 @@ def test_filtered_lists_and_counts_use_indexes(env, actor, query):
     assert_indexed(env, statements, what=query)
 
 
+@pytest.mark.parametrize("sort", SORTS)
+def test_a_status_filter_is_read_in_the_order_of_any_sort(env, actor, monkeypatch, sort):
+    from crm_tui.services import windows
+    from crm_tui.services.contacts import list_contacts
+    from crm_tui.services.query import parse
+
+    monkeypatch.setattr(windows, "STEP", 1000)
+    windows.forget_all()
+    filt = parse("status:prospect,customer", actor.today())
+    for offset in (0, 2500):
+        statements = read(env, lambda s, o=offset: list_contacts(s, actor, filt, sort=sort,
+                                                                  offset=o, limit=60))
+        assert_indexed(env, statements, ordered=True, what=f"status filter by {sort}")
+    windows.forget_all()
+
+
 @pytest.mark.parametrize("many", [False, True], ids=["few-hits", "many-hits"])
 @pytest.mark.parametrize("text", ["mü", "schmidt", "olpe", "0271"])
 def test_search_reads_the_full_text_index(env, actor, monkeypatch, text, many):
