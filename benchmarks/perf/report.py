@@ -196,7 +196,8 @@ METHOD = [
     "transaction on the benchmark database, rolled back afterwards; against `sqlite3 .import` of "
     "the same file into a new table.",
     "- **demo**: wall clock of `crm demo --contacts N` on a new file (the database build).",
-    "- **memory**: `ru_maxrss` of the Pilot child process at its end.",
+    "- **memory**: the Pilot child's peak resident size (`VmHWM`; not `ru_maxrss`, which on "
+    "Linux keeps the parent's size from before `exec`), over its scrolling and searching.",
 ]
 
 

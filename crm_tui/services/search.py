@@ -82,12 +82,25 @@ def _word_condition(session: Session, words: tuple[str, ...] | list[str]) -> Col
     return and_(*(col(Contact.search_key).ilike(f"%{token}%") for token in tokens))
 
 
+_hit_sizes: dict[tuple[str, str, int], bool] = {}
+"""Remembered answers of `_many_hits`: they only choose a plan (the rows are the same either
+way), so an answer from before the data changed is still a good one."""
+
+
 def _many_hits(session: Session, match: str) -> bool:
     """Whether the full-text query has at least MANY_HITS hits (reads at most that many)."""
+    key = (str(session.get_bind().url), match, MANY_HITS)
+    known = _hit_sizes.get(key)
+    if known is not None:
+        return known
     probe = text(
         "SELECT count(*) FROM (SELECT 1 FROM contacts_fts WHERE contacts_fts MATCH :m LIMIT :n)"
     )
-    return session.execute(probe, {"m": match, "n": MANY_HITS}).scalar_one() >= MANY_HITS
+    many = session.execute(probe, {"m": match, "n": MANY_HITS}).scalar_one() >= MANY_HITS
+    if len(_hit_sizes) >= 1024:
+        _hit_sizes.clear()
+    _hit_sizes[key] = many
+    return many
 
 
 def _ci_equals(column, value: str) -> ColumnElement:

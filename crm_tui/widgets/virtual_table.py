@@ -253,6 +253,8 @@ class VirtualTable(ReportsWorkerErrors, ScrollView, Generic[Row], can_focus=True
         self._pending: set[int] = set()
         self._counting = False
         """Whether the current source's count has been started (after its first window)."""
+        self._frame_style: Style | None = None
+        """The widget's rich style while a frame is rendered (see `render_lines`)."""
         self._fitted: tuple[int, list[tuple[Column, int]]] | None = None
 
     # -- data --------------------------------------------------------------------------------
@@ -471,9 +473,17 @@ class VirtualTable(ReportsWorkerErrors, ScrollView, Generic[Row], can_focus=True
         self._fitted = None
         self.refresh()
 
+    def render_lines(self, crop) -> list[Strip]:
+        # The widget's style is a walk up the DOM: once per frame rather than twice per line.
+        self._frame_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame_style = None
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self._frame_style or self.rich_style
         if y == 0:
             return self._header(width)
         count = self.row_count
@@ -519,7 +529,7 @@ class VirtualTable(ReportsWorkerErrors, ScrollView, Generic[Row], can_focus=True
         return Strip(line.render(self.app.console)).adjust_cell_length(width).apply_style(style)
 
     def _row_strip(self, row: Row, index: int, width: int) -> Strip:
-        base = self.rich_style
+        base = self._frame_style or self.rich_style
         row_style = self.row_style(row) if self.row_style else None
         if isinstance(row_style, str):
             row_style = Style.parse(row_style)
