@@ -80,15 +80,25 @@ async def until(condition, what: str) -> None:
         await asyncio.sleep(0.001)  # sleeps in select(): worker threads get the GIL
 
 
-async def quiet(app) -> None:
+async def quiet(app, table=None) -> None:
     """Each keystroke is timed alone: the work the previous one started (its count, say) is
-    done first. (Typing faster than the debounce never starts those loads in the app.)"""
-    await app.workers.wait_for_complete()
-    await asyncio.sleep(0.005)
+    done first. (Typing faster than the debounce never starts those loads in the app.) The
+    table starts its count once the first window is painted: `table` is waited for until it
+    has its count."""
+    from textual.worker import WorkerCancelled
+
+    while True:
+        await asyncio.sleep(0.005)
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:
+            continue
+        if table is None or table.row_count is not None or table.source is None:
+            return
 
 
 async def keystroke(app, pilot, table, key: str, *, reload: bool) -> float:
-    await quiet(app)
+    await quiet(app, table)
     generation = table._generation if reload else None
     cursor = table.cursor_row
     started = time.perf_counter()

@@ -26,6 +26,7 @@ from pathlib import Path
 from perf.common import (
     DBS_DIR,
     LOGIN,
+    REPO,
     Row,
     alternate,
     bench_env,
@@ -627,8 +628,13 @@ def demo(ctx: Context, db: BenchDb) -> list[Row]:
         "demo", f"demo data: `crm demo --contacts {db.contacts:,}`", db.scale, seconds, seconds, "s",
         f"{rate:,.0f} contacts/s", "<= 180 s at 1m", verdict(seconds <= 180) if at_target else "INFO",
         [f"measured {when} (load average then {db.info.get('load_average_at_build', 0):.1f}); "
-         f"{db.info['demo_output']}"],
+         f"{_relative(db.info['demo_output'])}"],
     )]
+
+
+def _relative(text: str) -> str:
+    """`text` with this checkout's location left out: the report names paths in the project."""
+    return text.replace(f"{REPO}/", "")
 
 
 OPERATIONS: dict[str, Callable[[Context, BenchDb], list[Row]]] = {

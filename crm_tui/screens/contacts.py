@@ -394,7 +394,8 @@ class ContactsScreen(MainScreen):
             line.append("  Search: ", style="bold")
             line.append(self.search_text)
         line.append(f"  sort {self.sort} {'↓' if self.descending else '↑'}", style="dim")
-        self.query_one("#contacts-status", Static).update(line)
+        # One line of fixed height: no layout pass (it would repaint the whole screen).
+        self.query_one("#contacts-status", Static).update(line, layout=False)
 
     @on(VirtualTable.Counted, "#contacts-table")
     def _counted(self, message: VirtualTable.Counted) -> None:

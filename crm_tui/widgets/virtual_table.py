@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -360,8 +361,8 @@ class VirtualTable(ReportsWorkerErrors, ScrollView, Generic[Row], can_focus=True
         self.refresh()
         self.post_message(self.Failed(self, message.error))
 
-    def _start_count(self) -> None:
-        if self._counting or self.source is None:
+    def _start_count(self, generation: int) -> None:
+        if self._counting or self.source is None or generation != self._generation:
             return
         self._counting = True
         self.run_worker(
@@ -374,7 +375,9 @@ class VirtualTable(ReportsWorkerErrors, ScrollView, Generic[Row], can_focus=True
     def _window_loaded(self, message: _WindowLoaded) -> None:
         if message.generation != self._generation:
             return
-        self._start_count()
+        # After this window is painted: the count reads every matching row, and on two cores
+        # it would slow the frame the person is waiting for.
+        self.call_after_refresh(self._start_count, message.generation)
         self._pending.discard(message.window)
         self._windows[message.window] = message.rows
         self._windows.move_to_end(message.window)
@@ -533,20 +536,41 @@ class VirtualTable(ReportsWorkerErrors, ScrollView, Generic[Row], can_focus=True
         row_style = self.row_style(row) if self.row_style else None
         if isinstance(row_style, str):
             row_style = Style.parse(row_style)
-        line = Text(no_wrap=True, end="")
+        # Plain cells become one segment each; only a cell that is a `Text` (a styled mark)
+        # goes through Rich's renderer. A screen of rows is drawn for every keystroke.
+        segments: list[Segment] = []
+        console = self.app.console
         for position, (column, size) in enumerate(self._layout(width)):
             if position:
-                line.append(" ")
+                segments.append(Segment(" "))
             value = column.cell(row)
-            cell = value if isinstance(value, Text) else Text(str(value if value is not None else ""))
-            if row_style is not None:
-                cell.stylize_before(row_style)
-            line.append(_cell(cell, size, column.justify))
-        segments = list(line.render(self.app.console))
+            if isinstance(value, Text):
+                cell = value.copy()
+                if row_style is not None:
+                    cell.stylize_before(row_style)
+                segments.extend(_cell(cell, size, column.justify).render(console))
+            else:
+                plain = "" if value is None else str(value)
+                segments.append(Segment(_fit(plain, size, column.justify), row_style))
         strip = Strip(segments).adjust_cell_length(width)
         if index == self.cursor_row:
             return strip.apply_style(self.get_component_rich_style("virtual-table--cursor"))
         return strip.apply_style(base)
+
+
+_UNPRINTABLE = {code: " " for code in (*range(0x00, 0x20), 0x7F)}
+
+
+def _fit(text: str, width: int, justify: str) -> str:
+    """`text` as exactly `width` cells: one line, cut with an ellipsis, padded on the side
+    `justify` says (what `_cell` does for a `Text`, without building one)."""
+    if not text.isprintable():
+        text = text.translate(_UNPRINTABLE)
+    length = cell_len(text)
+    if length > width:
+        return set_cell_size(text, width - 1) + "…" if width > 0 else ""
+    padding = " " * (width - length)
+    return padding + text if justify == "right" else text + padding
 
 
 def _cell(text: Text, width: int, justify: str) -> Text:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
-from crm_tui.widgets.virtual_table import WINDOW, Column, VirtualTable, fit_columns
+from rich.cells import cell_len
+
+from crm_tui.widgets.virtual_table import WINDOW, Column, VirtualTable, _fit, fit_columns
 
 COLUMNS = [
     Column("marker", "●", 1, lambda r: "●", priority=0),
@@ -25,6 +27,18 @@ def test_fit_columns_keeps_the_important_ones_in_order():
     fitted = fit_columns(COLUMNS, 60)
     assert [c.key for c, _ in fitted] == ["marker", "name", "city", "phone"]
     assert sum(w for _, w in fitted) + len(fitted) - 1 == 60
+
+
+def test_a_plain_cell_is_exactly_its_width():
+    assert _fit("Olpe", 6, "left") == "Olpe  "
+    assert _fit("42", 5, "right") == "   42"
+    assert _fit("Kowalczyk-Nowak", 8, "left") == "Kowalcz…"
+    # wide characters count two cells; a cut never leaves half of one
+    cut = _fit("東京都千代田区", 6, "left")
+    assert cell_len(cut) == 6 and cut.endswith("…")
+    # a stray line break or tab in imported data stays on one line
+    assert _fit("Line\nbreak\tx", 12, "left") == "Line break x"
+    assert _fit("anything", 0, "left") == ""
 
 
 class CountingSource:
