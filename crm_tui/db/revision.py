@@ -3,4 +3,4 @@
 A module of its own so that start-up and `crm status` can compare without loading Alembic.
 """
 
-HEAD_REVISION = "0005_performance_indexes"
+HEAD_REVISION = "0006_report_indexes"

@@ -97,6 +97,19 @@ class Activity(SQLModel, table=True):
                 "AND (reminder_queued_for IS NULL OR reminder_queued_for != remind_at)"
             ),
         ),
+        # The activity report: open ones grouped by rep and type, done ones by date (0006).
+        Index(
+            "ix_activities_report_open",
+            "assigned_user_id", "assigned_team_id", "type_id", "due_date", "status", "paused",
+            sqlite_where=text("status = 'planned' AND paused = 0"),
+            postgresql_where=text("status = 'planned' AND NOT paused"),
+        ),
+        Index(
+            "ix_activities_report_done",
+            "done_at", "assigned_user_id", "assigned_team_id", "type_id", "status",
+            sqlite_where=text("status = 'done'"),
+            postgresql_where=text("status = 'done'"),
+        ),
         Index("ix_activities_contact_due", "contact_id", "due_date"),
         Index("ix_activities_opportunity_due", "opportunity_id", "due_date"),
         Index("ix_activities_due", "due_date"),

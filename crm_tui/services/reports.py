@@ -594,10 +594,10 @@ def activity_stats(session: Session, actor: Actor, query: ReportQuery) -> Activi
     open_rows = session.execute(
         select(*group, func.count(), func.count(case((overdue, 1))),
                func.sum(case((overdue, _epoch_day(session, a.c.due_date)))))
-        .where(_scanned(a.c.status) == "planned", a.c.paused == false(), *mine)
+        .where(a.c.status == "planned", a.c.paused == false(), *mine)
         .group_by(*group)
     ).all()
-    done = [_scanned(a.c.status) == "done", *mine]
+    done = [a.c.status == "done", *mine]
     if start:
         done.append(a.c.done_at >= start)
     if end:

@@ -256,6 +256,21 @@ def test_my_activities_and_the_open_counts_read_indexes(env, actor):
     assert_indexed(env, statements, what="my activities")
 
 
+def test_the_activity_report_reads_its_partial_indexes(env, actor):
+    from crm_tui.services.reports import ReportQuery, parse_period, run_report
+
+    month = parse_period(None, None, actor.today(), "this-month")
+    statements = read(env, lambda s: (
+        run_report(s, actor, ReportQuery("activities", period=month)),
+        run_report(s, actor, ReportQuery("activities", period=month, owner="@me")),
+    ))
+    assert_indexed(env, statements, what="activity report")
+    counting = [steps for sql, steps in plans(env, statements) if "FROM activities" in sql]
+    assert len(counting) == 4
+    for steps in counting:
+        assert any("ix_activities_report_" in step and "COVERING" in step for step in steps), steps
+
+
 def test_crm_status_reads_the_covering_index(env):
     from crm_tui.commands import status
 
