@@ -110,7 +110,10 @@ def test_open_counts_uses_the_partial_index(db, filled):
     else:
         with db.write() as session:
             plan = _explain_pg(session, open_counts_statement(anna.id, anna.today()))
-        assert INDEX in plan, plan
+        # PostgreSQL may as well read the report's index of open activities (0006), which
+        # also starts with the assignee: any partial index of the open ones, no table scan.
+        assert INDEX in plan or "ix_activities_report_open" in plan, plan
+        assert "Seq Scan" not in plan, plan
 
 
 @SQLITE_ONLY
