@@ -72,8 +72,8 @@ class Workspace:
             raise DatabaseError(f"database: {str(error.orig).splitlines()[0]}") from None
 
     def refresh_actor(self) -> Actor:
-        from crm_tui.services.identity import actor_for
         from crm_tui.models import User
+        from crm_tui.services.identity import actor_for
 
         def load(session: Session) -> Actor:
             return actor_for(session, session.get(User, self.actor.id), self.settings)

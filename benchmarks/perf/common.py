@@ -48,8 +48,9 @@ def bench_env(**extra: str) -> dict[str, str]:
 
 def apply_bench_env() -> None:
     """This process runs with the same environment as the children it starts."""
+    env = bench_env()
     os.environ.clear()
-    os.environ.update(bench_env())
+    os.environ.update(env)
     from crm_tui import config
 
     config.reset_settings()

@@ -128,28 +128,39 @@ def is_freemail(domain: str) -> bool:
 
 def phone_key(phone: str) -> str:
     """Digits in national form, so that "+49 (0)2761 12345" and "02761 12345" are one key."""
-    forms = phone_forms(phone or "")
+    return _phone_key_of(phone_forms(phone or ""))
+
+
+def _phone_key_of(forms: Sequence[str]) -> str:
     if not forms:
         return ""
     key = forms[-1]
     return key[:50] if len(key) >= MIN_PHONE_DIGITS else ""
 
 
-def duplicate_keys(values: Mapping[str, object]) -> dict[str, str]:
-    """The duplicate-check columns for a contact's field values (missing fields count as empty)."""
+def duplicate_keys(
+    values: Mapping[str, object], *, phone_numbers: tuple[Sequence[str], Sequence[str]] | None = None
+) -> dict[str, str]:
+    """The duplicate-check columns for a contact's field values (missing fields count as empty).
+
+    `phone_numbers`: the `phone_forms` of the phone and the mobile number, when the caller has
+    them already (`contacts.derived_values`)."""
 
     def get(name: str) -> str:
         value = values.get(name)
         return "" if value is None else str(value)
 
     kind = get("kind") or "person"
+    email = get("email")
+    if phone_numbers is None:
+        phone_numbers = (phone_forms(get("phone")), phone_forms(get("mobile")))
     return {
         "name_key": name_key(kind, get("name"), get("first_name")),
         "company_key": company_key(kind, get("name"), get("company")),
-        "email_key": email_key(get("email")),
-        "email_domain": email_domain(get("email")),
-        "phone_key": phone_key(get("phone")),
-        "mobile_key": phone_key(get("mobile")),
+        "email_key": email_key(email),
+        "email_domain": email_domain(email),
+        "phone_key": _phone_key_of(phone_numbers[0]),
+        "mobile_key": _phone_key_of(phone_numbers[1]),
     }
 
 

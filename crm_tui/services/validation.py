@@ -22,7 +22,7 @@ def clean_text(value: object, field: str, max_length: int, required: bool = Fals
         raise ValidationError(field, "is required")
     if len(text) > max_length:
         raise ValidationError(field, f"is longer than {max_length} characters")
-    if any(ch in text for ch in "\x00\r") or ("\n" in text and max_length <= 300):
+    if "\x00" in text or "\r" in text or ("\n" in text and max_length <= 300):
         raise ValidationError(field, "must be a single line of text")
     return text
 

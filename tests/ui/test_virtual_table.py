@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-
 from rich.cells import cell_len
+from textual.app import App, ComposeResult
 
 from crm_tui.widgets.virtual_table import WINDOW, Column, VirtualTable, _fit, fit_columns
 

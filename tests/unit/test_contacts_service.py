@@ -10,7 +10,13 @@ from sqlmodel import func, select
 
 from crm_tui.config import RequiredSettings, Settings
 from crm_tui.models import Contact, HistoryEntry
-from crm_tui.services.contacts import count_contacts, create_contact, get_contact, list_contacts, update_contact
+from crm_tui.services.contacts import (
+    count_contacts,
+    create_contact,
+    get_contact,
+    list_contacts,
+    update_contact,
+)
 from crm_tui.services.errors import ConflictError, PermissionDenied, ValidationError
 from crm_tui.services.query import parse
 

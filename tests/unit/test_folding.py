@@ -3,7 +3,13 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_tui.services.folding import fold, looks_like_phone, normalised_name, phone_forms, search_key
+from crm_tui.services.folding import (
+    fold,
+    looks_like_phone,
+    normalised_name,
+    phone_forms,
+    search_key,
+)
 from crm_tui.services.search import fts_query
 
 

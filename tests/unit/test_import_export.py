@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
-from sqlmodel import func, select
+from sqlmodel import func, select, text
 
 from crm_tui.config import RequiredSettings, Settings
 from crm_tui.models import Contact, HistoryEntry
@@ -181,3 +181,230 @@ def test_the_fast_search_key_is_the_search_key(parts, phones):
     from crm_tui.services.folding import search_key
 
     assert fast_search_key(parts, phones) == search_key(*parts, phones=phones)
+
+
+# -- many rows: windows written while the next ones are checked ---------------------------------
+
+
+@pytest.fixture
+def small_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows of a few rows, so that a small file crosses many of them (and the full-text
+    index is filled by several statements)."""
+    from crm_tui.services import importer
+
+    monkeypatch.setattr(importer, "FIRST_WINDOW_ROWS", 3)
+    monkeypatch.setattr(importer, "WINDOW_ROWS", 7)
+    monkeypatch.setattr(importer, "WINDOWS_AHEAD", 2)
+    monkeypatch.setattr(importer, "FTS_EVERY_ROWS", 10)
+
+
+MANY = 60
+BAD_EMAIL = {7, 23, 48}
+"""Rows (0-based) with an address that is not one."""
+
+
+def many_rows(taken_number: str) -> str:
+    """A file of MANY rows (line = row + 2): assignees, amounts, dates and customer numbers, and
+    problems spread over the windows."""
+    lines = ["Nachname;Vorname;E-Mail;Telefon;Ort;Kundennummer;Zugewiesen;Umsatz;Kontaktiert"]
+    for i in range(MANY):
+        email = "kaputt" if i in BAD_EMAIL else f"p{i}@firma{i}.de"
+        number = {25: "K-4", 40: taken_number}.get(i, f"K-{i}" if i % 4 == 0 else "")
+        assignee = {33: "nobody"}.get(i, ("anna", "team:Nord", "")[i % 3])
+        amount = "1.000,50" if i % 5 == 0 else ""
+        contacted = "2026-11-02" if i % 6 == 0 else ""
+        city = "Köln" if i == MANY - 1 else "Olpe"  # one value in all rows of a window but one
+        lines.append(f"Importowski{i};Jürgen;{email};0271 {100000 + i};{city};{number};{assignee};"
+                     f"{amount};{contacted}")
+    return "\n".join(lines) + "\n"
+
+
+def run_named(db, actor, text: str, name: str, **options):
+    stream = io.StringIO(text)
+    stream.name = name
+    return run(db, actor, stream, **options)
+
+
+def test_many_windows_import_every_valid_row_as_a_form_would(db, people, small_windows, frozen_now):
+    from crm_tui.services.conflicts import data_version
+    from crm_tui.services.contacts import DERIVED_SOURCES, derived_values, list_contacts
+
+    frozen_now("2026-11-23T10:00:00+01:00")
+    t = people["tester"]
+    with db.write() as session:
+        old = create_contact(session, t, {"name": "Old", "status": "customer", "customer_number": "K-900"},
+                             settings=LOOSE, auto_plan=False)
+    with db.read() as session:
+        before = data_version(session)
+    report = run_named(db, t, many_rows("K-900"), "many.csv")
+    expected = {i + 2: "email" for i in BAD_EMAIL} | {35: "assigned_to", 27: "customer_number",
+                                                       42: "customer_number"}
+    assert {p.line: p.field for p in report.problems} == expected
+    assert [p.message for p in report.problems if p.line in (27, 35, 42)] == [
+        "'K-4' is on line 6 too",
+        "no user with login 'nobody' (or team; write team:NAME)",
+        f"'K-900' already belongs to contact {old.id}",
+    ]
+    assert (report.rows, report.valid, report.imported) == (MANY, MANY - 6, MANY - 6)
+    assert list(report.ids) == sorted(report.ids)
+    with db.read() as session:
+        assert data_version(session) != before
+    lines = [i + 2 for i in range(MANY) if i + 2 not in expected]
+    with db.read() as session:
+        contacts = [session.get(Contact, i) for i in report.ids]
+        notes = {h.contact_id: (h.subject, h.note, h.new_value) for h in session.exec(
+            select(HistoryEntry).where(HistoryEntry.action == "create")).all()}
+        details = {c.id: get_contact(session, t, c.id) for c in contacts}
+        found = list_contacts(session, t, parse("importowski59"))
+    for contact, line in zip(contacts, lines, strict=True):
+        i = line - 2
+        assert (contact.name, contact.status, contact.version) == (f"Importowski{i}", "inbox", 1)
+        assert contact.city == ("Köln" if i == MANY - 1 else "Olpe")
+        assert contact.customer_number == (f"K-{i}" if i % 4 == 0 else None)
+        assert details[contact.id].assigned_to == ("anna", "team:Nord", None)[i % 3]
+        assert str(contact.expected_revenue) == ("1000.50" if i % 5 == 0 else "None")
+        assert str(contact.contacted_on) == ("2026-11-02" if i % 6 == 0 else "None")
+        assert contact.created_at == frozen_now("2026-11-23T10:00:00+01:00")
+        # Every stored column in its place: the derived ones are what the fields give.
+        derived = derived_values({f: getattr(contact, f) for f in DERIVED_SOURCES})
+        assert {name: getattr(contact, name) for name in derived} == derived
+        assert notes[contact.id] == (f"contact {contact.id} Importowski{i}, Jürgen",
+                                     f"imported from many.csv line {line}", "inbox")
+    assert [r.id for r in found] == [contacts[-1].id]
+
+
+def test_strict_writes_nothing_for_a_bad_row_in_the_last_window(db, people, small_windows):
+    lines = ["name,email"] + [f"N{i},n{i}@x.de" for i in range(40)] + ["Last,not-an-address"]
+    seen: list[tuple[int, int]] = []
+    report = run(db, people["tester"], io.StringIO("\n".join(lines)), strict=True,
+                 progress=lambda done, total: seen.append((done, total)))
+    assert (report.valid, report.imported, [p.line for p in report.problems]) == (40, 0, [42])
+    assert rows_in(db) == 0
+    assert seen[-1] == (41, 41) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    seen.clear()
+    report = run(db, people["tester"], io.StringIO("\n".join(lines[:-1])), strict=True,
+                 progress=lambda done, total: seen.append((done, total)))
+    assert report.imported == 40 and rows_in(db) == 40
+    start = seen.index((0, 40))  # rows checked, then rows written
+    assert seen[start - 1] == (40, 40) and seen[-1] == (40, 40)
+    assert [d for d, _ in seen[start:]] == sorted(d for d, _ in seen[start:])
+
+
+def test_progress_counts_rows_checked_and_written_in_one_pass(db, people, small_windows):
+    lines = ["name"] + [f"N{i}" for i in range(30)] + ["", ""]  # blank lines are no rows
+    seen: list[tuple[int, int]] = []
+    report = run(db, people["tester"], io.StringIO("\n".join(lines)),
+                 progress=lambda done, total: seen.append((done, total)))
+    assert report.rows == report.imported == 30
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert all(done <= total for done, total in seen) and seen[-1] == (30, 30)
+
+
+def test_a_dry_run_reads_only(db, people, small_windows):
+    """The app checks a file in a read-only transaction: assignees and customer numbers are
+    looked up, nothing is written (SQLite's read engine refuses writes)."""
+    with db.write() as session:
+        create_contact(session, people["tester"], {"name": "Old", "status": "customer", "customer_number": "K-900"},
+                       settings=LOOSE, auto_plan=False)
+    with db.read() as session:
+        report = import_contacts(session, people["tester"], io.StringIO(many_rows("K-900")), dry_run=True,
+                                 settings=LOOSE)
+    assert (report.valid, report.imported, report.invalid) == (MANY - 6, 0, 6)
+    assert rows_in(db) == 1
+
+
+def fts_hashsize(session) -> int | None:
+    value = session.exec(text("SELECT v FROM contacts_fts_config WHERE k = 'hashsize'")).scalar()
+    return None if value is None else int(value)
+
+
+def test_sqlite_settings_and_triggers_are_as_before_after_an_import(sqlite_db, small_windows):
+    """The import suspends the full-text and change-counter row triggers and enlarges the page
+    cache and the FTS5 buffer: all of it as it was afterwards, the index complete."""
+    from tests.unit.conftest import make_team
+
+    people = make_team(sqlite_db)
+
+    def state():
+        with sqlite_db.write() as session:
+            return (
+                session.exec(text("PRAGMA cache_size")).scalar(),
+                fts_hashsize(session) or 1024 * 1024,
+                sorted(session.exec(text("SELECT sql FROM sqlite_master WHERE type = 'trigger'")).scalars()),
+            )
+
+    before = state()
+    report = run(sqlite_db, people["tester"], io.StringIO(many_rows("K-900")))
+    assert report.imported == MANY - 5
+    assert state() == before
+    with sqlite_db.write() as session:  # the full-text index holds exactly the contacts' rows
+        session.exec(text("INSERT INTO contacts_fts(contacts_fts) VALUES ('integrity-check')"))
+
+
+def test_a_database_error_while_writing_rolls_everything_back(sqlite_db, small_windows):
+    """An error in the writing thread is raised as SQLAlchemy raises it (the fronts turn a
+    DBAPIError into a message), after it has stopped; the transaction is rolled back whole."""
+    from sqlalchemy.exc import IntegrityError
+
+    from tests.unit.conftest import make_team
+
+    people = make_team(sqlite_db)
+    with sqlite_db.write() as session:
+        session.exec(text("CREATE TRIGGER refuse_boom BEFORE INSERT ON contacts WHEN NEW.name = 'Boom' "
+                          "BEGIN SELECT RAISE(ABORT, 'no Boom here'); END"))
+    lines = ["name"] + [f"N{i}" for i in range(30)] + ["Boom"] + [f"M{i}" for i in range(30)]
+    with pytest.raises(IntegrityError, match="no Boom here"):
+        run(sqlite_db, people["tester"], io.StringIO("\n".join(lines)))
+    assert rows_in(sqlite_db) == 0
+    with sqlite_db.read() as session:
+        assert session.exec(select(func.count()).select_from(HistoryEntry)).one() == 0
+    with sqlite_db.write() as session:  # the connection's page cache is back to its size
+        assert session.exec(text("PRAGMA cache_size")).scalar() == -2000
+    report = run(sqlite_db, people["tester"], io.StringIO("\n".join(line for line in lines if line != "Boom")))
+    assert report.imported == 60 and rows_in(sqlite_db) == 60
+    with sqlite_db.write() as session:
+        session.exec(text("INSERT INTO contacts_fts(contacts_fts) VALUES ('integrity-check')"))
+
+
+def test_assignees_are_resolved_once_with_their_refusals(db, people):
+    from crm_tui.services.contacts import clean_values, resolve_assignees
+
+    with db.read() as session:
+        cache = resolve_assignees(session, ["anna", " team:Nord ", "nobody", "anna"])
+    assert set(cache) == {"anna", "team:Nord", "nobody"}
+    # With the cache, no session is needed; a refusal is the message a form shows.
+    cleaned = clean_values(None, people["tester"], {"assigned_to": "team:Nord"}, LOOSE, assignees=cache)
+    assert cleaned["assigned_user_id"] is None and cleaned["assigned_team_id"] is not None
+    for _ in range(2):
+        with pytest.raises(ValidationError) as caught:
+            clean_values(None, people["tester"], {"assigned_to": "nobody"}, LOOSE, assignees=cache)
+        assert (caught.value.field, caught.value.message) == (
+            "assigned_to", "no user with login 'nobody' (or team; write team:NAME)")
+
+
+@settings(max_examples=300, deadline=None)
+@given(phones=st.tuples(_TEXT, _TEXT), name=_TEXT)
+def test_the_derived_phone_columns_are_the_phone_keys(phones, name):
+    """`derived_values` works out each number's forms once for the search key, the digits and
+    the duplicate keys: each column as its own function gives it."""
+    from crm_tui.services.contacts import derived_values
+    from crm_tui.services.duplicates import duplicate_keys, phone_key
+    from crm_tui.services.folding import digits, search_key
+
+    phone, mobile = phones
+    row = {"name": name, "phone": phone, "mobile": mobile}
+    derived = derived_values(row)
+    assert derived["phone_digits"] == " ".join(d for d in (digits(phone), digits(mobile)) if d)
+    assert (derived["phone_key"], derived["mobile_key"]) == (phone_key(phone), phone_key(mobile))
+    assert derived["search_key"] == search_key(name, "", "", "", "", "", phones=(phone, mobile))
+    assert {k: derived[k] for k in duplicate_keys(row)} == duplicate_keys(row)
+
+
+def test_a_row_unreadable_as_csv_after_others_were_written_leaves_nothing(db, people, small_windows):
+    """Rows are parsed as they are written: a row Python's csv module cannot read (a cell over
+    its field limit) fails the whole import, with the rows before it rolled back."""
+    lines = ["name,description"] + [f"N{i},ok" for i in range(30)] + ["Long," + "x" * 200_000]
+    with pytest.raises(ValidationError) as caught:
+        run(db, people["tester"], io.StringIO("\n".join(lines)))
+    assert caught.value.field == "file" and "line 32: not readable as CSV" in caught.value.message
+    assert rows_in(db) == 0
