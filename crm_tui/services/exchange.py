@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import TextIO
 
 from crm_tui.services.errors import ValidationError
@@ -228,3 +230,24 @@ def writer_for(fmt: str):
     if key not in WRITERS:
         raise ValidationError("format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
     return WRITERS[key]
+
+
+def read_text(source: str | os.PathLike[str] | TextIO, kind: str) -> tuple[str, str]:
+    """The text of an import file (or stream) and its encoding: UTF-8, with or without BOM,
+    else Windows-1252 as old Excel writes it. A missing or unreadable file is a
+    ValidationError on `file` (`kind` names what was expected: "a CSV file")."""
+    if hasattr(source, "read"):
+        return source.read(), "text"
+    path = Path(source)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ValidationError("file", f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise ValidationError("file", f"{path} is a folder, not {kind}") from None
+    except OSError as error:
+        raise ValidationError("file", f"{path}: {error.strerror}") from None
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace"), "cp1252"

@@ -53,7 +53,7 @@ from crm_tui.config import Settings, get_settings
 from crm_tui.models import Contact, HistoryEntry
 from crm_tui.services.contacts import AssigneeCache, contact_values, resolve_assignees
 from crm_tui.services.errors import ValidationError
-from crm_tui.services.exchange import ColumnMapping, map_headers, row_values
+from crm_tui.services.exchange import ColumnMapping, map_headers, read_text, row_values
 from crm_tui.services.identity import Actor
 from crm_tui.services.lifecycle import bulk_statements
 
@@ -144,13 +144,6 @@ class _Source:
             batch = list(islice(self.rows, size))
 
 
-def _decode(data: bytes) -> tuple[str, str]:
-    try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace"), "cp1252"
-
-
 def _delimiter(first_line: str) -> str:
     counts = {d: first_line.count(d) for d in DELIMITERS}
     best = max(DELIMITERS, key=lambda d: counts[d])
@@ -159,19 +152,7 @@ def _delimiter(first_line: str) -> str:
 
 def _open_source(source: str | os.PathLike[str] | TextIO) -> _Source:
     """The file read and decoded and its header row parsed (errors as ValidationError)."""
-    if hasattr(source, "read"):
-        text, encoding = source.read(), "text"
-    else:
-        path = Path(source)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise ValidationError("file", f"{path} does not exist") from None
-        except IsADirectoryError:
-            raise ValidationError("file", f"{path} is a folder, not a CSV file") from None
-        except OSError as error:
-            raise ValidationError("file", f"{path}: {error.strerror}") from None
-        text, encoding = _decode(data)
+    text, encoding = read_text(source, "a CSV file")
     if not text.strip():
         raise ValidationError("file", "is empty: expected a header row and contacts")
     delimiter = _delimiter(text.split("\n", 1)[0])

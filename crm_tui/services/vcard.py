@@ -24,11 +24,10 @@ import quopri
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TextIO
 
 from crm_tui.services.errors import ValidationError
-from crm_tui.services.exchange import IMPORT_FIELDS, normalise_kind, text_value
+from crm_tui.services.exchange import IMPORT_FIELDS, normalise_kind, read_text, text_value
 
 UID_PREFIX = "urn:x-crm-tui:contact:"
 EXTRA_FIELDS = {
@@ -331,22 +330,7 @@ def card_values(card: Card) -> dict[str, str]:
 
 
 def read_cards(source: str | os.PathLike[str] | TextIO) -> list[Card]:
-    if hasattr(source, "read"):
-        text = source.read()
-    else:
-        path = Path(source)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise ValidationError("file", f"{path} does not exist") from None
-        except IsADirectoryError:
-            raise ValidationError("file", f"{path} is a folder, not a vCard file") from None
-        except OSError as error:
-            raise ValidationError("file", f"{path}: {error.strerror}") from None
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = data.decode("cp1252", errors="replace")
+    text, _encoding = read_text(source, "a vCard file")
     cards = parse_vcards(text)
     if not cards:
         raise ValidationError("file", "holds no vCard (BEGIN:VCARD ... END:VCARD)")
